@@ -1,0 +1,58 @@
+//! Pieces shared by every page: the layout, error notices and the not-found page.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use crate::error::AppError;
+
+/// The frame around every page: skip link, header with navigation, main landmark and footer.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="site-header">
+            <div class="wrap header-inner">
+                <a class="brand" href="/">"Berth"</a>
+                <nav aria-label="Main">
+                    <ul>
+                        <li><A href="/" exact=true>"Home"</A></li>
+                        <li><A href="/status">"Status"</A></li>
+                    </ul>
+                </nav>
+            </div>
+        </header>
+        <main id="main" class="wrap" tabindex="-1">{children()}</main>
+        <footer class="site-footer">
+            <div class="wrap">
+                <p>"Berth: self-service access to the container cloud."</p>
+            </div>
+        </footer>
+    }
+}
+
+/// A user-facing error: what happened and, for server faults, the reference to quote to support.
+#[component]
+pub fn ErrorNotice(error: AppError) -> impl IntoView {
+    view! {
+        <div class="notice notice-error" role="alert">
+            <h2>"Sorry, this did not work"</h2>
+            <p>{error.to_string()}</p>
+        </div>
+    }
+}
+
+/// The page for any address Berth does not know. Answers 404.
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <Title text="Page not found"/>
+        <h1>"Page not found"</h1>
+        <p>"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
+        <p><a href="/">"Go to the home page"</a> " or " <a href="/status">"see the service status"</a> "."</p>
+    }
+}

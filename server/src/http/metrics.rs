@@ -1,0 +1,97 @@
+//! Prometheus metrics: request counts and latency by route and status, and the database pool.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header::{CONTENT_TYPE, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::storage::Store;
+
+/// Label of requests that matched no route (static files and 404s), so that unknown paths cannot blow up the
+/// number of series.
+const UNMATCHED: &str = "(unmatched)";
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to ~6.5 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 17))
+}
+
+/// The metrics of one running server.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    pool_open: Gauge,
+    pool_idle: Gauge,
+    pool_max: Gauge,
+    store: Arc<dyn Store>,
+}
+
+impl Metrics {
+    /// Metrics that report on `store`'s pool.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        let mut registry = Registry::with_prefix("berth");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let (pool_open, pool_idle, pool_max) = (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register("http_requests", "HTTP requests answered", requests.clone());
+        registry.register("http_request_duration_seconds", "Time to answer HTTP requests", latency.clone());
+        registry.register("db_pool_connections_open", "Database connections open", pool_open.clone());
+        registry.register("db_pool_connections_idle", "Database connections open and idle", pool_idle.clone());
+        registry.register("db_pool_connections_max", "Most database connections the pool may open", pool_max.clone());
+        Self { registry, requests, latency, pool_open, pool_idle, pool_max, store }
+    }
+
+    fn observe(&self, labels: RequestLabels, started: Instant) {
+        self.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let pool = self.store.pool_stats();
+        self.pool_open.set(i64::from(pool.size));
+        self.pool_idle.set(i64::from(pool.idle));
+        self.pool_max.set(i64::from(pool.max));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+/// Middleware that counts and times every request.
+pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
+    let response = next.run(request).await;
+    metrics.observe(RequestLabels { method, route, status: response.status().as_u16() }, started);
+    response
+}
+
+/// `GET /metrics`.
+pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
+    let mut response = metrics.render().into_response();
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}

@@ -1,0 +1,53 @@
+//! The `berth` binary.
+#![forbid(unsafe_code)]
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use server::config::{Cli, Command, Config};
+use server::{Application, telemetry};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::from_args(cli.settings) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("berth: {}", app::error::cause_chain(&error));
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Command::CheckConfig) = cli.command {
+        println!("{config:#?}");
+        return ExitCode::SUCCESS;
+    }
+    if let Err(error) = telemetry::init(&config.log) {
+        eprintln!("berth: cannot set up logging: {error}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("berth: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let chain = app::error::cause_chain(error.as_ref());
+            tracing::error!(error = %chain, "berth stopped with an error");
+            eprintln!("berth: {chain}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
+    let app = Application::build(config, listener).await?;
+    tracing::info!(address = %format!("http://{}", app.local_addr()), "listening");
+    app.run_until_stopped().await?;
+    Ok(())
+}

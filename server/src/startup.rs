@@ -1,0 +1,234 @@
+//! Building the application from a configuration and a bound listener, and running it until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::error::StoreError;
+use app::ssr::AppState;
+use app::status::ssr::StatusService;
+use app::{App, shell};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware;
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{
+    AxumRouteListing, LeptosRoutes as _, file_and_error_handler_with_context, generate_route_list,
+    generate_route_list_with_exclusions,
+};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::http::status::StatusPages;
+use crate::http::{assets, health, metrics, request_id, status};
+use crate::storage::{self, OpenError, Store};
+use crate::{seed, sessions};
+
+/// How often the status content is checked for changes made by other processes.
+pub const STATUS_POLL: Duration = Duration::from_secs(5);
+
+/// Why the application could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// First-start content could not be written.
+    #[error("cannot seed the status content")]
+    Seed(#[source] StoreError),
+    /// The Leptos site settings (`LEPTOS_*` variables) are invalid.
+    #[error("invalid Leptos site settings")]
+    Leptos(#[source] leptos::config::errors::LeptosConfigError),
+    /// The listener has no local address.
+    #[error("cannot read the listening address")]
+    Listener(#[source] std::io::Error),
+}
+
+/// State of the axum routes.
+#[derive(Clone, Debug)]
+struct ServerState {
+    leptos: LeptosOptions,
+    pages: Arc<StatusPages>,
+    store: Arc<dyn Store>,
+    metrics: Arc<metrics::Metrics>,
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(state: &ServerState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl FromRef<ServerState> for Arc<StatusPages> {
+    fn from_ref(state: &ServerState) -> Self {
+        Arc::clone(&state.pages)
+    }
+}
+
+impl FromRef<ServerState> for Arc<dyn Store> {
+    fn from_ref(state: &ServerState) -> Self {
+        Arc::clone(&state.store)
+    }
+}
+
+impl FromRef<ServerState> for Arc<metrics::Metrics> {
+    fn from_ref(state: &ServerState) -> Self {
+        Arc::clone(&state.metrics)
+    }
+}
+
+/// A built application, ready to serve on its listener.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    store: Arc<dyn Store>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Opens and migrates the database, seeds first-start content, and builds the routes. Tests pass a listener
+    /// bound to port 0.
+    pub async fn build(config: Config, listener: TcpListener) -> Result<Self, StartupError> {
+        let local_addr = listener.local_addr().map_err(StartupError::Listener)?;
+        let store = storage::open(&config.database_url).await?;
+        tracing::info!(backend = store.backend().as_str(), database = %config.database_url, "database ready");
+        seed::seed_status(store.as_ref()).await.map_err(StartupError::Seed)?;
+
+        let status = Arc::new(StatusService::new(store.clone()));
+        let app_state = AppState { status: Arc::clone(&status) };
+        let leptos = leptos::config::get_configuration(None).map_err(StartupError::Leptos)?.leptos_options;
+
+        let renderer = leptos_router(&leptos, &app_state, generate_route_list(App));
+        let pages = Arc::new(StatusPages::new(Arc::clone(&status), renderer, config.base_url.clone()));
+        let metrics = Arc::new(metrics::Metrics::new(store.clone()));
+        let state = ServerState { leptos: leptos.clone(), pages, store: store.clone(), metrics: metrics.clone() };
+
+        // `/status` is served from the cache in `StatusPages`; Leptos renders it only into that cache.
+        let page_routes = generate_route_list_with_exclusions(App, Some(vec!["/status".to_owned()]));
+        let context = leptos_context(&app_state);
+        let pkg_dir = std::path::Path::new(leptos.site_root.as_ref()).join(leptos.site_pkg_dir.as_ref());
+        let router = Router::new()
+            .route("/status", get(status::page))
+            .route("/status.json", get(status::json))
+            .route("/status/feed.atom", get(status::atom))
+            .route("/healthz", get(health::live))
+            .route("/readyz", get(health::ready))
+            .route("/metrics", get(metrics::serve))
+            .leptos_routes_with_context(&state, page_routes, context.clone(), {
+                let leptos = leptos.clone();
+                move || shell(leptos.clone())
+            })
+            .fallback(file_and_error_handler_with_context(context, shell))
+            .with_state(state)
+            .merge(assets::pkg_router(&format!("/{}", leptos.site_pkg_dir), pkg_dir.clone(), leptos.hash_files))
+            .layer(sessions::layer(store.session_store(), config.is_https()))
+            .layer(CompressionLayer::new())
+            .layer(middleware::from_fn_with_state(metrics, metrics::track))
+            .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
+            .layer(middleware::from_fn(request_id::assign));
+
+        let tasks = vec![
+            tokio::spawn(sessions::delete_expired_forever(store.session_store())),
+            tokio::spawn(keep_status_fresh(status)),
+            tokio::spawn(precompress_assets(pkg_dir)),
+        ];
+        Ok(Self { listener, local_addr, router, store, tasks })
+    }
+
+    /// The address the listener is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then lets in-flight requests finish and closes the database.
+    pub async fn run_until(self, signal: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service).with_graceful_shutdown(signal).await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        self.store.close().await;
+        tracing::info!("stopped");
+        served
+    }
+}
+
+fn leptos_context(app_state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+    let app_state = app_state.clone();
+    move || provide_context(app_state.clone())
+}
+
+/// A router that renders every Leptos route, for rendering pages into caches.
+fn leptos_router(leptos: &LeptosOptions, app_state: &AppState, routes: Vec<AxumRouteListing>) -> Router {
+    let shell_options = leptos.clone();
+    Router::new()
+        .leptos_routes_with_context(leptos, routes, leptos_context(app_state), move || shell(shell_options.clone()))
+        .with_state(leptos.clone())
+}
+
+/// Picks up status changes made by other processes; logs an outage once, and the recovery.
+async fn keep_status_fresh(status: Arc<StatusService>) {
+    let mut ticks = tokio::time::interval(STATUS_POLL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        ticks.tick().await;
+        match status.sync().await {
+            Ok(_) if failing => {
+                failing = false;
+                tracing::info!("status content can be read again");
+            }
+            Ok(_) => {}
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(error = %app::error::cause_chain(&error), "cannot check the status content; serving the last copy");
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+async fn precompress_assets(dir: std::path::PathBuf) {
+    match tokio::task::spawn_blocking(move || assets::precompress_dir(&dir)).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(written)) => tracing::info!(files = written, "pre-compressed site assets"),
+        Ok(Err(error)) => tracing::warn!(error = %error, "cannot pre-compress site assets; serving them as they are"),
+        Err(error) => tracing::warn!(error = %error, "pre-compressing site assets failed"),
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received; finishing requests in flight"),
+        () = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
+    }
+}

@@ -1,0 +1,93 @@
+//! The embedded default: SQLite in WAL mode with a busy timeout and foreign keys on.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use app::error::StoreError;
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+
+use super::status_sql::impl_status_store;
+use super::{ACQUIRE_TIMEOUT, Backend, OpenError, PoolStats, Store, store_error};
+use crate::config::DatabaseUrl;
+use crate::sessions::SessionBackend;
+
+/// Embedded migrations for SQLite.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+
+const MAX_CONNECTIONS: u32 = 8;
+
+/// A store on an SQLite database file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pub(crate) pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file `url` names and migrates it.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self, OpenError> {
+        let connect_error = |source| OpenError::Connect { url: url.to_string(), source };
+        let options = SqliteConnectOptions::from_str(url.expose())
+            .map_err(connect_error)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let file = options.get_filename();
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|source| OpenError::DataDir { path: dir.display().to_string(), source })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
+        MIGRATOR.run(&pool).await.map_err(|source| OpenError::Migrate { url: url.to_string(), source })?;
+        Ok(Self { pool })
+    }
+
+    /// The pool, for tests that inspect tables directly.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin_snapshot(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // In WAL mode a read transaction sees one snapshot from its first read on.
+        self.pool.begin().await
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
+        // Take the write lock up front so that two writers queue on the busy timeout instead of deadlocking.
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl_status_store!(SqliteStore);
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
+        Ok(())
+    }
+
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats { size: self.pool.size(), idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX), max: MAX_CONNECTIONS }
+    }
+
+    fn session_store(&self) -> SessionBackend {
+        SessionBackend::sqlite(self.pool.clone())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
