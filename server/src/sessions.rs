@@ -126,7 +126,7 @@ mod tests {
         let app = Router::new()
             .route("/", get(|session: Session| async move { session.insert("k", 1).await.map_err(|_| 500u16.to_string()) }))
             .layer(layer);
-        let response = app.oneshot(http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+        let response = app.oneshot(axum::http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
         response.headers()["set-cookie"].to_str().unwrap().to_owned()
     }
 

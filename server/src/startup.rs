@@ -125,7 +125,7 @@ impl Application {
                 let leptos = leptos.clone();
                 move || shell(leptos.clone())
             })
-            .fallback(file_and_error_handler_with_context(context, shell))
+            .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
             .with_state(state)
             .merge(assets::pkg_router(&format!("/{}", leptos.site_pkg_dir), pkg_dir.clone(), leptos.hash_files))
             .layer(sessions::layer(store.session_store(), config.is_https()))

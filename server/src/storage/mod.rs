@@ -53,7 +53,7 @@ pub struct PoolStats {
 
 /// Everything Berth stores, for every backend.
 #[async_trait]
-pub trait Store: StatusStore {
+pub trait Store: StatusStore + std::fmt::Debug {
     /// The engine behind this store.
     fn backend(&self) -> Backend;
 
