@@ -94,8 +94,17 @@ mod tests {
     #[test]
     fn refuses_what_is_not_an_address() {
         assert_eq!(EmailAddress::parse(" "), Err(EmailError::Empty));
-        for bad in ["plain", "@example.org", "a@", "a@@b", "a b@example.org", "a@-x.org", "a@x..org", ".a@x.org",
-                    "<script>@x.org"] {
+        for bad in [
+            "plain",
+            "@example.org",
+            "a@",
+            "a@@b",
+            "a b@example.org",
+            "a@-x.org",
+            "a@x..org",
+            ".a@x.org",
+            "<script>@x.org",
+        ] {
             assert!(matches!(EmailAddress::parse(bad), Err(EmailError::Malformed(_))), "{bad} must be refused");
         }
         assert_eq!(EmailAddress::parse(&format!("{}@x.org", "a".repeat(250))), Err(EmailError::TooLong));

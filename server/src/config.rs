@@ -18,6 +18,8 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/berth.db";
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 /// Default log filter when neither the setting nor `RUST_LOG` is given.
 pub const DEFAULT_LOG_FILTER: &str = "info";
+/// Default seconds between checks for status content changed by another process.
+pub const DEFAULT_STATUS_REFRESH_SECONDS: u64 = 5;
 
 /// Environment variables under `BERTH_` that Berth reads; any other `BERTH_*` variable is a mistake.
 const KNOWN_ENV: &[&str] = &[
@@ -28,6 +30,7 @@ const KNOWN_ENV: &[&str] = &[
     "BERTH_LOG_LEVEL",
     "BERTH_LOG_FORMAT",
     "BERTH_ADMIN_EMAILS",
+    "BERTH_STATUS_REFRESH_SECONDS",
 ];
 /// Prefix of variables that belong to Berth's test scripts, not to the server.
 const TEST_ENV_PREFIX: &str = "BERTH_TEST_";
@@ -92,9 +95,19 @@ pub struct SettingsArgs {
     pub log_format: Option<LogFormat>,
 
     /// E-mail addresses of administrators, comma-separated. [default: none]
-    #[arg(long = "admin-emails", env = "BERTH_ADMIN_EMAILS", value_delimiter = ',', value_name = "EMAILS",
-          global = true)]
+    #[arg(
+        long = "admin-emails",
+        env = "BERTH_ADMIN_EMAILS",
+        value_delimiter = ',',
+        value_name = "EMAILS",
+        global = true
+    )]
     pub admin_emails: Option<Vec<String>>,
+
+    /// Seconds between checks for status content changed by another Berth process on the same database
+    /// (1 to 86400). [default: 5]
+    #[arg(long, env = "BERTH_STATUS_REFRESH_SECONDS", value_name = "SECONDS", global = true)]
+    pub status_refresh_seconds: Option<u64>,
 }
 
 /// Log line format.
@@ -118,6 +131,7 @@ struct FileSettings {
     log_level: Option<String>,
     log_format: Option<LogFormat>,
     admin_emails: Option<Vec<String>>,
+    status_refresh_seconds: Option<u64>,
 }
 
 /// The validated configuration.
@@ -133,6 +147,8 @@ pub struct Config {
     pub log: LogSettings,
     /// Administrators named in the configuration (lower-cased).
     pub admin_emails: Vec<app::email::EmailAddress>,
+    /// How often the status content is checked for changes made by other processes.
+    pub status_refresh: std::time::Duration,
 }
 
 /// Logging settings.
@@ -219,7 +235,14 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
-        Ok(Self { listen, database_url, base_url, log: LogSettings { filter, format }, admin_emails })
+        let refresh =
+            args.status_refresh_seconds.or(file.status_refresh_seconds).unwrap_or(DEFAULT_STATUS_REFRESH_SECONDS);
+        if !(1..=86_400).contains(&refresh) {
+            return Err(invalid("status-refresh-seconds", format!("{refresh} is not between 1 and 86400")));
+        }
+        let status_refresh = std::time::Duration::from_secs(refresh);
+
+        Ok(Self { listen, database_url, base_url, log: LogSettings { filter, format }, admin_emails, status_refresh })
     }
 
     /// Whether cookies must be `Secure`: the site is served over https.
@@ -242,8 +265,8 @@ fn check_env_names(names: impl Iterator<Item = String>) -> Result<(), ConfigErro
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile { path: path.to_owned(), source })?;
     toml::from_str(&text).map_err(|error| ConfigError::ParseFile { path: path.to_owned(), message: error.to_string() })
 }
 
@@ -280,9 +303,8 @@ impl DatabaseUrl {
             return Ok(Self::Sqlite(text.to_owned()));
         }
         if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            let url = Url::parse(text).map_err(|error| {
-                invalid("database-url", format!("not a valid PostgreSQL URL ({error})"))
-            })?;
+            let url = Url::parse(text)
+                .map_err(|error| invalid("database-url", format!("not a valid PostgreSQL URL ({error})")))?;
             return Ok(Self::Postgres(url));
         }
         let scheme = text.split(':').next().unwrap_or_default();
@@ -348,8 +370,7 @@ mod tests {
             "listen = \"0.0.0.0:8080\"\nbase_url = \"https://berth.example.org\"\nlog_format = \"json\"\n",
         )
         .unwrap();
-        let config =
-            Config::merge(SettingsArgs { listen: Some("127.0.0.1:9000".into()), ..args() }, file).unwrap();
+        let config = Config::merge(SettingsArgs { listen: Some("127.0.0.1:9000".into()), ..args() }, file).unwrap();
         assert_eq!(config.listen.to_string(), "127.0.0.1:9000");
         assert_eq!(config.base_url.as_str(), "https://berth.example.org/");
         assert_eq!(config.log.format, LogFormat::Json);
@@ -364,7 +385,8 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_setting() {
-        let cases: [(SettingsArgs, &str); 5] = [
+        let cases: [(SettingsArgs, &str); 6] = [
+            (SettingsArgs { status_refresh_seconds: Some(0), ..args() }, "`status-refresh-seconds`"),
             (SettingsArgs { listen: Some("localhost".into()), ..args() }, "`listen`"),
             (SettingsArgs { database_url: Some("mysql://x".into()), ..args() }, "`database-url`"),
             (SettingsArgs { base_url: Some("ftp://x".into()), ..args() }, "`base-url`"),
@@ -405,8 +427,16 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
         let help = Cli::command().render_long_help().to_string();
-        for flag in ["--listen", "--database-url", "--base-url", "--log-level", "--log-format", "--admin-emails",
-                     "--config"] {
+        for flag in [
+            "--listen",
+            "--database-url",
+            "--base-url",
+            "--log-level",
+            "--log-format",
+            "--admin-emails",
+            "--status-refresh-seconds",
+            "--config",
+        ] {
             assert!(help.contains(flag), "--help must document {flag}");
         }
     }

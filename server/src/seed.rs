@@ -71,8 +71,7 @@ pub fn status_seed() -> StatusSeed {
         ],
         known_issues: vec![KnownIssueSeed {
             title: "Clusters take a long time to deploy".into(),
-            description: "Deploying a cluster from the command line or the dashboard takes about 15–25 minutes."
-                .into(),
+            description: "Deploying a cluster from the command line or the dashboard takes about 15–25 minutes.".into(),
             status: IssueStatus::Identified,
             workaround: None,
         }],

@@ -124,7 +124,10 @@ mod tests {
         // depend on the store. The database stores are tested against both backends in tests/api.
         let layer = super::layer(MemoryStore::default(), secure);
         let app = Router::new()
-            .route("/", get(|session: Session| async move { session.insert("k", 1).await.map_err(|_| 500u16.to_string()) }))
+            .route(
+                "/",
+                get(|session: Session| async move { session.insert("k", 1).await.map_err(|_| 500u16.to_string()) }),
+            )
             .layer(layer);
         let response = app.oneshot(axum::http::Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
         response.headers()["set-cookie"].to_str().unwrap().to_owned()

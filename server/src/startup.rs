@@ -25,12 +25,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::http::status::StatusPages;
-use crate::http::{assets, health, metrics, request_id, status};
+use crate::http::{assets, cache, health, metrics, request_id, status};
 use crate::storage::{self, OpenError, Store};
 use crate::{seed, sessions};
-
-/// How often the status content is checked for changes made by other processes.
-pub const STATUS_POLL: Duration = Duration::from_secs(5);
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +100,7 @@ impl Application {
 
         let status = Arc::new(StatusService::new(store.clone()));
         let app_state = AppState { status: Arc::clone(&status) };
-        let leptos = leptos::config::get_configuration(None).map_err(StartupError::Leptos)?.leptos_options;
+        let leptos = site_options()?;
 
         let renderer = leptos_router(&leptos, &app_state, generate_route_list(App));
         let pages = Arc::new(StatusPages::new(Arc::clone(&status), renderer, config.base_url.clone()));
@@ -129,6 +126,7 @@ impl Application {
             .with_state(state)
             .merge(assets::pkg_router(&format!("/{}", leptos.site_pkg_dir), pkg_dir.clone(), leptos.hash_files))
             .layer(sessions::layer(store.session_store(), config.is_https()))
+            .layer(middleware::from_fn(cache::default_cache_control))
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn_with_state(metrics, metrics::track))
             .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
@@ -136,7 +134,7 @@ impl Application {
 
         let tasks = vec![
             tokio::spawn(sessions::delete_expired_forever(store.session_store())),
-            tokio::spawn(keep_status_fresh(status)),
+            tokio::spawn(keep_status_fresh(status, config.status_refresh)),
             tokio::spawn(precompress_assets(pkg_dir)),
         ];
         Ok(Self { listener, local_addr, router, store, tasks })
@@ -165,6 +163,19 @@ impl Application {
     }
 }
 
+/// The Leptos site settings from `LEPTOS_*` variables. A release build made by cargo-leptos leaves the asset hashes
+/// in `hash.txt` beside the binary; when it is there, hashed file names are used even without `LEPTOS_HASH_FILES`,
+/// so the binary can be started directly.
+fn site_options() -> Result<LeptosOptions, StartupError> {
+    let mut leptos = leptos::config::get_configuration(None).map_err(StartupError::Leptos)?.leptos_options;
+    if !leptos.hash_files {
+        let beside_binary =
+            std::env::current_exe().ok().and_then(|exe| exe.parent().map(|dir| dir.join(leptos.hash_file.as_ref())));
+        leptos.hash_files = beside_binary.is_some_and(|path| path.is_file());
+    }
+    Ok(leptos)
+}
+
 fn leptos_context(app_state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let app_state = app_state.clone();
     move || provide_context(app_state.clone())
@@ -179,8 +190,9 @@ fn leptos_router(leptos: &LeptosOptions, app_state: &AppState, routes: Vec<AxumR
 }
 
 /// Picks up status changes made by other processes; logs an outage once, and the recovery.
-async fn keep_status_fresh(status: Arc<StatusService>) {
-    let mut ticks = tokio::time::interval(STATUS_POLL);
+async fn keep_status_fresh(status: Arc<StatusService>, every: Duration) {
+    // The first check waits a period: the first request loads the content anyway.
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {

@@ -29,10 +29,7 @@ impl Health {
 
     /// Parses the stored form (`ok`, `warn`, `bad`).
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        Self::ALL
-            .into_iter()
-            .find(|health| health.as_str() == text)
-            .ok_or_else(|| ParseError::new("health", text))
+        Self::ALL.into_iter().find(|health| health.as_str() == text).ok_or_else(|| ParseError::new("health", text))
     }
 
     /// The stored and serialised form.
@@ -70,12 +67,8 @@ pub enum IssueStatus {
 
 impl IssueStatus {
     /// All values, in lifecycle order.
-    pub const ALL: [IssueStatus; 4] = [
-        IssueStatus::Investigating,
-        IssueStatus::Identified,
-        IssueStatus::Monitoring,
-        IssueStatus::Resolved,
-    ];
+    pub const ALL: [IssueStatus; 4] =
+        [IssueStatus::Investigating, IssueStatus::Identified, IssueStatus::Monitoring, IssueStatus::Resolved];
 
     /// Parses the stored form (`investigating`, `identified`, `monitoring`, `resolved`).
     pub fn parse(text: &str) -> Result<Self, ParseError> {

@@ -4,10 +4,9 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use axum::Router;
-use axum::http::HeaderValue;
 use axum::http::header::CACHE_CONTROL;
+use axum::http::{HeaderValue, StatusCode};
 use tower_http::services::ServeDir;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// With hashed file names a new build gets new URLs, so browsers may keep files for a year.
 const IMMUTABLE: HeaderValue = HeaderValue::from_static("public, max-age=31536000, immutable");
@@ -20,7 +19,18 @@ const COMPRESSIBLE: &[&str] = &["wasm", "js", "css", "svg", "json", "html"];
 pub fn pkg_router(pkg_route: &str, pkg_dir: PathBuf, hashed_names: bool) -> Router {
     let files = ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip();
     let cache = if hashed_names { IMMUTABLE } else { REVALIDATE };
-    Router::new().nest_service(pkg_route, files).layer(SetResponseHeaderLayer::overriding(CACHE_CONTROL, cache))
+    Router::new().nest_service(pkg_route, files).layer(axum::middleware::map_response(
+        move |mut response: axum::response::Response| {
+            // A missing file must not be remembered for a year: the next deploy may add it.
+            let value = if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+                cache.clone()
+            } else {
+                HeaderValue::from_static("no-store")
+            };
+            response.headers_mut().insert(CACHE_CONTROL, value);
+            async move { response }
+        },
+    ))
 }
 
 /// Writes `.br` and `.gz` siblings for every compressible file in `dir` that lacks a current one. Each is written
@@ -37,7 +47,8 @@ pub fn precompress_dir(dir: &Path) -> std::io::Result<usize> {
         let source_modified = std::fs::metadata(&path)?.modified()?;
         for (suffix, compress) in [("br", brotli_bytes as fn(&[u8]) -> Vec<u8>), ("gz", gzip_bytes)] {
             let target = sibling(&path, suffix);
-            let current = std::fs::metadata(&target).and_then(|meta| meta.modified()).is_ok_and(|m| m >= source_modified);
+            let current =
+                std::fs::metadata(&target).and_then(|meta| meta.modified()).is_ok_and(|m| m >= source_modified);
             if current {
                 continue;
             }

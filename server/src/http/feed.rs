@@ -29,12 +29,7 @@ pub fn known_issues_feed(report: &StatusReport, base_url: &Url) -> String {
 
 fn entry(issue: &KnownIssue, page: &str) -> atom_syndication::Entry {
     let workaround = issue.workaround.as_deref().unwrap_or("None yet.");
-    let body = format!(
-        "{}\n\nStatus: {}.\nWorkaround: {}",
-        issue.description,
-        issue.status.label(),
-        workaround
-    );
+    let body = format!("{}\n\nStatus: {}.\nWorkaround: {}", issue.description, issue.status.label(), workaround);
     let link = format!("{page}#issue-{}", issue.id);
     EntryBuilder::default()
         .id(link.clone())

@@ -89,9 +89,9 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 /// `GET /metrics`.
 pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
     let mut response = metrics.render().into_response();
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-    );
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));
+    response.headers_mut().insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

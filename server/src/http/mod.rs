@@ -1,6 +1,7 @@
 //! HTTP surface outside the Leptos pages: status documents, operations endpoints, assets and middleware.
 
 pub mod assets;
+pub mod cache;
 pub mod encoding;
 pub mod feed;
 pub mod health;

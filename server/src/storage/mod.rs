@@ -91,6 +91,15 @@ pub enum OpenError {
         #[source]
         source: std::io::Error,
     },
+    /// The lock that makes starting processes take turns could not be taken.
+    #[error("cannot lock {path} while opening the database")]
+    Lock {
+        /// The lock file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Migrations failed.
     #[error("cannot migrate the database at {url}")]
     Migrate {

@@ -58,8 +58,14 @@ pub(crate) fn status_report(
         .map(|row| {
             Ok(MaturityIndicator {
                 indicator: row.indicator,
-                current: RatedValue { value: row.current_value, state: Health::parse(&row.current_health).map_err(corrupt)? },
-                best_feasible: RatedValue { value: row.best_value, state: Health::parse(&row.best_health).map_err(corrupt)? },
+                current: RatedValue {
+                    value: row.current_value,
+                    state: Health::parse(&row.current_health).map_err(corrupt)?,
+                },
+                best_feasible: RatedValue {
+                    value: row.best_value,
+                    state: Health::parse(&row.best_health).map_err(corrupt)?,
+                },
             })
         })
         .collect::<Result<_, StoreError>>()?;
@@ -83,7 +89,10 @@ pub(crate) fn status_report(
         updated_at: meta.updated_at,
         service: ServiceSummary { stage: meta.stage, service_level: meta.service_level },
         maturity,
-        work_remaining: areas.into_iter().map(|row| WorkArea { area: row.area, description: row.description }).collect(),
+        work_remaining: areas
+            .into_iter()
+            .map(|row| WorkArea { area: row.area, description: row.description })
+            .collect(),
         known_issues,
     })
 }

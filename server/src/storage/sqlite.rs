@@ -18,6 +18,30 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sql
 
 const MAX_CONNECTIONS: u32 = 8;
 
+/// An exclusive lock on `<database>.lock`, held while a process opens and migrates the database; released on drop.
+struct StartupLock(std::fs::File);
+
+impl StartupLock {
+    async fn acquire(database: &std::path::Path) -> Result<Self, OpenError> {
+        let mut path = database.as_os_str().to_owned();
+        path.push(".lock");
+        let path = std::path::PathBuf::from(path);
+        let lock_error = |source| OpenError::Lock { path: path.display().to_string(), source };
+        let file =
+            std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(lock_error)?;
+        let locked = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+            .await
+            .map_err(|join| lock_error(std::io::Error::other(join)))?;
+        Ok(Self(locked.map_err(lock_error)?))
+    }
+}
+
+impl Drop for StartupLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
 /// A store on an SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -40,6 +64,10 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|source| OpenError::DataDir { path: dir.display().to_string(), source })?;
         }
+        // sqlx takes no lock around SQLite migrations, and switching a new file to WAL needs it to itself: processes
+        // starting at once take turns through a lock file beside the database.
+        let in_memory = file.as_os_str().is_empty() || file == std::path::Path::new(":memory:");
+        let _turn = if in_memory { None } else { Some(StartupLock::acquire(file).await?) };
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -80,7 +108,11 @@ impl Store for SqliteStore {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats { size: self.pool.size(), idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX), max: MAX_CONNECTIONS }
+        PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: MAX_CONNECTIONS,
+        }
     }
 
     fn session_store(&self) -> SessionBackend {

@@ -1,8 +1,7 @@
 //! SQL of the status store. Both dialects accept this text (`$N` placeholders, `ON CONFLICT`), so both backends
 //! share it through [`impl_status_store!`]; each backend supplies its pool and how it opens a snapshot.
 
-pub(crate) const SELECT_META: &str =
-    "SELECT revision, stage, service_level, updated_at FROM status_meta WHERE id = 1";
+pub(crate) const SELECT_META: &str = "SELECT revision, stage, service_level, updated_at FROM status_meta WHERE id = 1";
 pub(crate) const SELECT_REVISION: &str = "SELECT revision FROM status_meta WHERE id = 1";
 pub(crate) const SELECT_MATURITY: &str = "SELECT indicator, current_value, current_health, best_value, best_health \
      FROM maturity_indicators ORDER BY position, id";
@@ -37,14 +36,10 @@ macro_rules! impl_status_store {
                 use $crate::storage::store_error;
 
                 let mut tx = self.begin_snapshot().await.map_err(store_error)?;
-                let meta = sqlx::query_as::<_, MetaRow>(SELECT_META)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
-                let maturity = sqlx::query_as::<_, MaturityRow>(SELECT_MATURITY)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
+                let meta =
+                    sqlx::query_as::<_, MetaRow>(SELECT_META).fetch_optional(&mut *tx).await.map_err(store_error)?;
+                let maturity =
+                    sqlx::query_as::<_, MaturityRow>(SELECT_MATURITY).fetch_all(&mut *tx).await.map_err(store_error)?;
                 let areas = sqlx::query_as::<_, WorkAreaRow>(SELECT_WORK_AREAS)
                     .fetch_all(&mut *tx)
                     .await

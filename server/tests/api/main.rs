@@ -1,0 +1,11 @@
+//! Integration tests of the server: one binary, a fresh database per test, every storage case on SQLite and on
+//! PostgreSQL (`BERTH_TEST_POSTGRES_URL`; `.ci/test` provides one).
+
+// Test code may panic on what it does not expect; that is how it fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod binary;
+mod helpers;
+mod http;
+mod outage;
+mod storage;
