@@ -1,6 +1,7 @@
 //! Storage: one implementation per backend, chosen by the database URL's scheme, behind the domain-level store
 //! traits that `app` defines. Migrations are embedded and run at startup.
 
+mod pool_store;
 mod postgres;
 mod rows;
 mod sqlite;

@@ -2,13 +2,12 @@
 
 use std::str::FromStr;
 
-use app::error::StoreError;
-use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use super::pool_store::impl_store;
 use super::status_sql::impl_status_store;
-use super::{ACQUIRE_TIMEOUT, Backend, OpenError, PoolStats, Store, store_error};
+use super::{ACQUIRE_TIMEOUT, Backend, OpenError};
 use crate::config::DatabaseUrl;
 use crate::sessions::SessionBackend;
 
@@ -55,30 +54,4 @@ impl PostgresStore {
 
 impl_status_store!(PostgresStore);
 
-#[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
-        Ok(())
-    }
-
-    fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: MAX_CONNECTIONS,
-        }
-    }
-
-    fn session_store(&self) -> SessionBackend {
-        SessionBackend::postgres(self.pool.clone())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
+impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS);

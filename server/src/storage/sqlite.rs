@@ -3,13 +3,12 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use app::error::StoreError;
-use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 
+use super::pool_store::impl_store;
 use super::status_sql::impl_status_store;
-use super::{ACQUIRE_TIMEOUT, Backend, OpenError, PoolStats, Store, store_error};
+use super::{ACQUIRE_TIMEOUT, Backend, OpenError};
 use crate::config::DatabaseUrl;
 use crate::sessions::SessionBackend;
 
@@ -96,30 +95,4 @@ impl SqliteStore {
 
 impl_status_store!(SqliteStore);
 
-#[async_trait]
-impl Store for SqliteStore {
-    fn backend(&self) -> Backend {
-        Backend::Sqlite
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(store_error)?;
-        Ok(())
-    }
-
-    fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: MAX_CONNECTIONS,
-        }
-    }
-
-    fn session_store(&self) -> SessionBackend {
-        SessionBackend::sqlite(self.pool.clone())
-    }
-
-    async fn close(&self) {
-        self.pool.close().await;
-    }
-}
+impl_store!(SqliteStore, Backend::Sqlite, SessionBackend::sqlite, MAX_CONNECTIONS);
