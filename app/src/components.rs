@@ -20,6 +20,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <li><A href="/status">"Status"</A></li>
                     </ul>
                 </nav>
+                <div class="viewer-menu"><crate::auth::ViewerMenu/></div>
             </div>
         </header>
         <main id="main" class="wrap" tabindex="-1">{children()}</main>

@@ -23,6 +23,29 @@ pub enum AppError {
     /// The browser could not talk to the server.
     #[error("Your browser could not reach Berth. Check your connection and try again.")]
     Transport,
+    /// A form field holds a value that is not acceptable; shown next to that field.
+    #[error("{message}")]
+    Invalid {
+        /// The form field's name.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The visitor must sign in first.
+    #[error("Please sign in first.")]
+    Unauthenticated,
+    /// The signed-in user may not do this.
+    #[error("You do not have permission to do this.")]
+    Forbidden,
+    /// The thing asked for does not exist (or is not visible to this user).
+    #[error("This could not be found.")]
+    NotFound,
+    /// Too many attempts in a short time.
+    #[error("Too many attempts. Please wait {retry_after_minutes} minutes and try again.")]
+    RateLimited {
+        /// When trying again makes sense.
+        retry_after_minutes: u32,
+    },
 }
 
 impl AppError {
@@ -32,6 +55,24 @@ impl AppError {
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
             AppError::Transport => 502,
+            AppError::Invalid { .. } => 400,
+            AppError::Unauthenticated => 401,
+            AppError::Forbidden => 403,
+            AppError::NotFound => 404,
+            AppError::RateLimited { .. } => 429,
+        }
+    }
+
+    /// An invalid value of form field `field`.
+    pub fn invalid(field: &str, message: impl std::fmt::Display) -> Self {
+        AppError::Invalid { field: field.to_owned(), message: message.to_string() }
+    }
+
+    /// The message for form field `field`, if this error is about it.
+    pub fn for_field(&self, field: &str) -> Option<String> {
+        match self {
+            AppError::Invalid { field: name, message } if name == field => Some(message.clone()),
+            _ => None,
         }
     }
 }

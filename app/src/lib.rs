@@ -2,6 +2,7 @@
 //! sides share, and the server functions that connect them.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod components;
 pub mod email;
 pub mod error;
@@ -52,6 +53,11 @@ pub fn App() -> impl IntoView {
                     // Async: the whole page is rendered before the first byte, so it can be cached and get a
                     // proper status code when the data cannot be loaded.
                     <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signin") view=auth::SignInPage/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=auth::LinkSentPage/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("link")) view=auth::ConfirmLinkPage/>
+                    <Route path=StaticSegment("signup") view=auth::SignUpPage/>
+                    <Route path=StaticSegment("account") view=auth::AccountPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -1,9 +1,12 @@
 //! What server functions read from the request context, and how they turn errors into responses.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use leptos::prelude::use_context;
 
+use crate::auth::model::{AccountView, IdentityView, ProviderLink, SessionView};
+use crate::auth::ssr::{AuthService, RequestInfo, User, UserSession};
 use crate::error::{AppError, report_internal};
 use crate::status::ssr::StatusService;
 
@@ -12,6 +15,20 @@ use crate::status::ssr::StatusService;
 pub struct AppState {
     /// The public status content.
     pub status: Arc<StatusService>,
+    /// Accounts and sign-in.
+    pub auth: Arc<AuthService>,
+    /// Identity providers offered on the sign-in page.
+    pub providers: Vec<ProviderLink>,
+}
+
+/// The signed-in user of a request and their session; the server's session middleware puts it in the request's
+/// extensions after checking the session against the database.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// Who.
+    pub user: User,
+    /// Which session.
+    pub session: UserSession,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +38,74 @@ struct MissingAppState;
 /// The [`AppState`] of this request.
 pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>().ok_or_else(|| report_internal(&MissingAppState))
+}
+
+/// The signed-in user of this request, if any.
+pub fn authenticated() -> Option<Authenticated> {
+    use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Authenticated>().cloned())
+}
+
+/// Client address and browser of this request.
+pub fn request_info() -> RequestInfo {
+    let Some(parts) = use_context::<http::request::Parts>() else { return RequestInfo::default() };
+    request_info_from(&parts)
+}
+
+/// Client address and browser from request parts.
+pub fn request_info_from(parts: &http::request::Parts) -> RequestInfo {
+    RequestInfo {
+        ip: parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip()),
+        user_agent: parts
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+/// State, user and request of a server function that needs a signed-in user; answers 401 otherwise.
+pub fn signed_in() -> Result<(AppState, Authenticated, RequestInfo), AppError> {
+    let state = app_state()?;
+    let auth = authenticated().ok_or_else(|| respond_with_error(AppError::Unauthenticated))?;
+    Ok((state, auth, request_info()))
+}
+
+/// The account page's data.
+pub async fn account_view(state: &AppState, auth: &Authenticated) -> Result<AccountView, AppError> {
+    let store = state.auth.store();
+    let identities = store.identities(auth.user.id).await?;
+    let sessions = store.user_sessions(auth.user.id).await?;
+    let provider_name = |id: &str| {
+        if id == "email" {
+            return "E-mail link".to_owned();
+        }
+        state.providers.iter().find(|p| p.id == id).map_or_else(|| id.to_owned(), |p| p.display_name.clone())
+    };
+    Ok(AccountView {
+        viewer: auth.user.viewer(),
+        organisation: auth.user.organisation.clone(),
+        terms: auth.user.terms.clone(),
+        identities: identities
+            .into_iter()
+            .map(|identity| IdentityView {
+                provider_name: provider_name(&identity.provider),
+                provider: identity.provider,
+                email: identity.email,
+                last_sign_in_at: identity.last_sign_in_at,
+            })
+            .collect(),
+        sessions: sessions
+            .into_iter()
+            .map(|session| SessionView {
+                current: session.id == auth.session.id,
+                id: session.id,
+                created_at: session.created_at,
+                last_seen_at: session.last_seen_at,
+                ip: session.ip,
+                user_agent: session.user_agent,
+            })
+            .collect(),
+    })
 }
 
 /// Converts `error` into the user-facing error and sets the response status to match.

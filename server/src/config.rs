@@ -18,6 +18,14 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/berth.db";
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 /// Default log filter when neither the setting nor `RUST_LOG` is given.
 pub const DEFAULT_LOG_FILTER: &str = "info";
+/// Default mail transport: `.eml` files in a directory beside the default database.
+pub const DEFAULT_MAIL_URL: &str = "file:data/mail";
+/// Default sender.
+pub const DEFAULT_MAIL_FROM: &str = "Berth <berth@localhost>";
+/// Default idle timeout of a signed-in session, in minutes.
+pub const DEFAULT_SESSION_IDLE_MINUTES: u64 = 8 * 60;
+/// Default absolute lifetime of a signed-in session, in hours.
+pub const DEFAULT_SESSION_LIFETIME_HOURS: u64 = 7 * 24;
 /// Default seconds between checks for status content changed by another process.
 pub const DEFAULT_STATUS_REFRESH_SECONDS: u64 = 5;
 
@@ -31,6 +39,10 @@ const KNOWN_ENV: &[&str] = &[
     "BERTH_LOG_FORMAT",
     "BERTH_ADMIN_EMAILS",
     "BERTH_STATUS_REFRESH_SECONDS",
+    "BERTH_MAIL_URL",
+    "BERTH_MAIL_FROM",
+    "BERTH_SESSION_IDLE_MINUTES",
+    "BERTH_SESSION_LIFETIME_HOURS",
 ];
 /// Prefix of variables that belong to Berth's test scripts, not to the server.
 const TEST_ENV_PREFIX: &str = "BERTH_TEST_";
@@ -108,6 +120,24 @@ pub struct SettingsArgs {
     /// (1 to 86400). [default: 5]
     #[arg(long, env = "BERTH_STATUS_REFRESH_SECONDS", value_name = "SECONDS", global = true)]
     pub status_refresh_seconds: Option<u64>,
+
+    /// Where mail goes: `smtp://[USER:PASSWORD@]HOST[:PORT]` (STARTTLS required; port 587), with `?tls=none` for a
+    /// local relay without TLS (port 25); `smtps://…` for TLS from the start (port 465); or `file:DIR` to write
+    /// each message as an .eml file into DIR. [default: file:data/mail]
+    #[arg(long, env = "BERTH_MAIL_URL", value_name = "URL", hide_env_values = true, global = true)]
+    pub mail_url: Option<String>,
+
+    /// Sender of Berth's mail, as `Name <address>` or `address`. [default: Berth <berth@localhost>]
+    #[arg(long, env = "BERTH_MAIL_FROM", value_name = "MAILBOX", global = true)]
+    pub mail_from: Option<String>,
+
+    /// Minutes without a request after which a signed-in session ends (5 to 43200). [default: 480]
+    #[arg(long, env = "BERTH_SESSION_IDLE_MINUTES", value_name = "MINUTES", global = true)]
+    pub session_idle_minutes: Option<u64>,
+
+    /// Hours after sign-in at which a session ends however active it is (1 to 8760). [default: 168]
+    #[arg(long, env = "BERTH_SESSION_LIFETIME_HOURS", value_name = "HOURS", global = true)]
+    pub session_lifetime_hours: Option<u64>,
 }
 
 /// Log line format.
@@ -132,6 +162,24 @@ struct FileSettings {
     log_format: Option<LogFormat>,
     admin_emails: Option<Vec<String>>,
     status_refresh_seconds: Option<u64>,
+    mail_url: Option<String>,
+    mail_from: Option<String>,
+    session_idle_minutes: Option<u64>,
+    session_lifetime_hours: Option<u64>,
+    #[serde(default)]
+    oidc_providers: Vec<OidcProviderFile>,
+}
+
+/// An `[[oidc_providers]]` table of the settings file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcProviderFile {
+    id: String,
+    display_name: String,
+    issuer_url: String,
+    client_id: String,
+    client_secret: Secret,
+    scopes: Option<Vec<String>>,
 }
 
 /// The validated configuration.
@@ -149,6 +197,174 @@ pub struct Config {
     pub admin_emails: Vec<app::email::EmailAddress>,
     /// How often the status content is checked for changes made by other processes.
     pub status_refresh: std::time::Duration,
+    /// Outgoing mail.
+    pub mail: MailSettings,
+    /// Signed-in session timeouts.
+    pub sessions: SessionSettings,
+    /// OpenID Connect providers offered on the sign-in page, in the file's order.
+    pub oidc_providers: Vec<OidcProviderConfig>,
+}
+
+/// Outgoing mail settings.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// Transport.
+    pub url: MailUrl,
+    /// Sender.
+    pub from: lettre::message::Mailbox,
+}
+
+/// Signed-in session timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// Ends a session after this long without a request.
+    pub idle: std::time::Duration,
+    /// Ends a session this long after sign-in.
+    pub lifetime: std::time::Duration,
+}
+
+/// One OpenID Connect provider.
+#[derive(Debug, Clone)]
+pub struct OidcProviderConfig {
+    /// Short id used in URLs and stored with identities (`[a-z0-9-]`, not `email`).
+    pub id: String,
+    /// Name on the sign-in button.
+    pub display_name: String,
+    /// Issuer; endpoints come from its discovery document.
+    pub issuer_url: Url,
+    /// Client id registered with the provider.
+    pub client_id: String,
+    /// Client secret.
+    pub client_secret: Secret,
+    /// Scopes asked for (`openid` is always among them).
+    pub scopes: Vec<String>,
+}
+
+/// A secret setting: `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(********)")
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text: only for a relay on the same host or network.
+    None,
+    /// STARTTLS, required.
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// Where mail goes. `Debug` hides the password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MailUrl {
+    /// An SMTP server.
+    Smtp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Connection security.
+        security: SmtpSecurity,
+        /// User name and password, if the server wants them.
+        credentials: Option<(String, Secret)>,
+    },
+    /// A directory that receives one .eml file per message.
+    Directory(PathBuf),
+}
+
+impl MailUrl {
+    /// Parses `smtp://…`, `smtps://…` or `file:DIR`.
+    pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        let text = text.trim();
+        if let Some(rest) = text.strip_prefix("file:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(invalid("mail-url", "a file: URL needs a directory, as in file:data/mail"));
+            }
+            return Ok(Self::Directory(PathBuf::from(path)));
+        }
+        let url = Url::parse(text).map_err(|error| invalid("mail-url", format!("not a valid URL ({error})")))?;
+        let implicit_tls = match url.scheme() {
+            "smtp" => false,
+            "smtps" => true,
+            other => {
+                return Err(invalid(
+                    "mail-url",
+                    format!("unsupported scheme {other:?}: use smtp://, smtps:// or file:"),
+                ));
+            }
+        };
+        let host = url
+            .host_str()
+            .filter(|host| !host.is_empty())
+            .ok_or_else(|| invalid("mail-url", "the URL needs a host"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+        let mut security = if implicit_tls { SmtpSecurity::Tls } else { SmtpSecurity::StartTls };
+        for (key, value) in url.query_pairs() {
+            match (key.as_ref(), value.as_ref()) {
+                ("tls", "none") if !implicit_tls => security = SmtpSecurity::None,
+                ("tls", "starttls") if !implicit_tls => security = SmtpSecurity::StartTls,
+                _ => {
+                    return Err(invalid(
+                        "mail-url",
+                        format!("unknown option {key}={value}: smtp:// takes tls=none or tls=starttls"),
+                    ));
+                }
+            }
+        }
+        let port = url.port().unwrap_or(match security {
+            SmtpSecurity::None => 25,
+            SmtpSecurity::StartTls => 587,
+            SmtpSecurity::Tls => 465,
+        });
+        let decode = |text: &str| {
+            percent_decode(text)
+                .map_err(|()| invalid("mail-url", "the user name or password is not valid percent-encoding"))
+        };
+        let credentials = if url.username().is_empty() {
+            None
+        } else {
+            Some((decode(url.username())?, Secret(decode(url.password().unwrap_or_default())?)))
+        };
+        Ok(Self::Smtp { host, port, security, credentials })
+    }
+}
+
+fn percent_decode(text: &str) -> Result<String, ()> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3).and_then(|hex| std::str::from_utf8(hex).ok()).ok_or(())?;
+            out.push(u8::from_str_radix(hex, 16).map_err(|_| ())?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| ())
 }
 
 /// Logging settings.
@@ -242,13 +458,96 @@ impl Config {
         }
         let status_refresh = std::time::Duration::from_secs(refresh);
 
-        Ok(Self { listen, database_url, base_url, log: LogSettings { filter, format }, admin_emails, status_refresh })
+        let mail_url = MailUrl::parse(args.mail_url.or(file.mail_url).as_deref().unwrap_or(DEFAULT_MAIL_URL))?;
+        let mail_from = args.mail_from.or(file.mail_from).unwrap_or_else(|| DEFAULT_MAIL_FROM.to_owned());
+        let mail_from = mail_from.parse::<lettre::message::Mailbox>().map_err(|error| {
+            invalid(
+                "mail-from",
+                format!("{mail_from:?} is not a mailbox such as `Berth <berth@example.org>` ({error})"),
+            )
+        })?;
+
+        let idle = args.session_idle_minutes.or(file.session_idle_minutes).unwrap_or(DEFAULT_SESSION_IDLE_MINUTES);
+        if !(5..=43_200).contains(&idle) {
+            return Err(invalid("session-idle-minutes", format!("{idle} is not between 5 and 43200")));
+        }
+        let lifetime =
+            args.session_lifetime_hours.or(file.session_lifetime_hours).unwrap_or(DEFAULT_SESSION_LIFETIME_HOURS);
+        if !(1..=8_760).contains(&lifetime) {
+            return Err(invalid("session-lifetime-hours", format!("{lifetime} is not between 1 and 8760")));
+        }
+        let sessions = SessionSettings {
+            idle: std::time::Duration::from_secs(idle * 60),
+            lifetime: std::time::Duration::from_secs(lifetime * 3600),
+        };
+
+        let oidc_providers = parse_providers(file.oidc_providers)?;
+
+        Ok(Self {
+            listen,
+            database_url,
+            base_url,
+            log: LogSettings { filter, format },
+            admin_emails,
+            status_refresh,
+            mail: MailSettings { url: mail_url, from: mail_from },
+            sessions,
+            oidc_providers,
+        })
     }
 
     /// Whether cookies must be `Secure`: the site is served over https.
     pub fn is_https(&self) -> bool {
         self.base_url.scheme() == "https"
     }
+}
+
+fn parse_providers(providers: Vec<OidcProviderFile>) -> Result<Vec<OidcProviderConfig>, ConfigError> {
+    let mut seen = std::collections::HashSet::new();
+    providers
+        .into_iter()
+        .map(|provider| {
+            let id = provider.id.trim().to_owned();
+            let id_ok = (1..=32).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && id != "email";
+            if !id_ok {
+                return Err(invalid(
+                    "oidc_providers.id",
+                    format!("{id:?} must be 1 to 32 of a-z, 0-9 and '-', and not \"email\""),
+                ));
+            }
+            if !seen.insert(id.clone()) {
+                return Err(invalid("oidc_providers.id", format!("{id:?} is configured twice")));
+            }
+            let issuer_url = Url::parse(provider.issuer_url.trim())
+                .map_err(|error| invalid("oidc_providers.issuer_url", format!("{id}: not a URL ({error})")))?;
+            let loopback = matches!(issuer_url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+                || matches!(issuer_url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback())
+                || issuer_url.host_str() == Some("localhost");
+            if issuer_url.scheme() != "https" && !(issuer_url.scheme() == "http" && loopback) {
+                return Err(invalid(
+                    "oidc_providers.issuer_url",
+                    format!("{id}: the issuer must be https (http only on loopback)"),
+                ));
+            }
+            if provider.display_name.trim().is_empty() || provider.client_id.trim().is_empty() {
+                return Err(invalid("oidc_providers", format!("{id}: display_name and client_id must not be empty")));
+            }
+            let mut scopes = provider.scopes.unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()]);
+            if !scopes.iter().any(|scope| scope == "openid") {
+                scopes.insert(0, "openid".into());
+            }
+            Ok(OidcProviderConfig {
+                id,
+                display_name: provider.display_name.trim().to_owned(),
+                issuer_url,
+                client_id: provider.client_id.trim().to_owned(),
+                client_secret: provider.client_secret,
+                scopes,
+            })
+        })
+        .collect()
 }
 
 fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -385,7 +684,10 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_setting() {
-        let cases: [(SettingsArgs, &str); 6] = [
+        let cases: [(SettingsArgs, &str); 9] = [
+            (SettingsArgs { mail_from: Some("nobody".into()), ..args() }, "`mail-from`"),
+            (SettingsArgs { session_idle_minutes: Some(1), ..args() }, "`session-idle-minutes`"),
+            (SettingsArgs { session_lifetime_hours: Some(0), ..args() }, "`session-lifetime-hours`"),
             (SettingsArgs { status_refresh_seconds: Some(0), ..args() }, "`status-refresh-seconds`"),
             (SettingsArgs { listen: Some("localhost".into()), ..args() }, "`listen`"),
             (SettingsArgs { database_url: Some("mysql://x".into()), ..args() }, "`database-url`"),
@@ -423,6 +725,57 @@ mod tests {
     }
 
     #[test]
+    fn mail_urls_parse_with_sensible_defaults_and_hide_passwords() {
+        assert_eq!(MailUrl::parse("file:data/mail").unwrap(), MailUrl::Directory("data/mail".into()));
+        let MailUrl::Smtp { host, port, security, credentials } =
+            MailUrl::parse("smtp://berth%40example.org:p%40ss@mail.example.org").unwrap()
+        else {
+            panic!("smtp")
+        };
+        assert_eq!((host.as_str(), port, security), ("mail.example.org", 587, SmtpSecurity::StartTls));
+        let (user, password) = credentials.unwrap();
+        assert_eq!((user.as_str(), password.expose()), ("berth@example.org", "p@ss"));
+        assert!(matches!(
+            MailUrl::parse("smtp://127.0.0.1:2525?tls=none").unwrap(),
+            MailUrl::Smtp { port: 2525, security: SmtpSecurity::None, credentials: None, .. }
+        ));
+        assert!(matches!(
+            MailUrl::parse("smtps://h").unwrap(),
+            MailUrl::Smtp { port: 465, security: SmtpSecurity::Tls, .. }
+        ));
+        for bad in ["http://h", "smtp://h?tls=maybe", "smtps://h?tls=none", "file:"] {
+            assert!(MailUrl::parse(bad).unwrap_err().to_string().contains("`mail-url`"), "{bad}");
+        }
+        let shown = format!("{:?}", MailUrl::parse("smtp://u:hunter2@h").unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn oidc_providers_are_checked() {
+        let file: FileSettings = toml::from_str(
+            "[[oidc_providers]]\nid = \"haka\"\ndisplay_name = \"Haka\"\nissuer_url = \"https://idp.example.org\"\n\
+             client_id = \"berth\"\nclient_secret = \"hunter2\"\n",
+        )
+        .unwrap();
+        let config = Config::merge(args(), file).unwrap();
+        assert_eq!(config.oidc_providers[0].scopes, ["openid", "email", "profile"]);
+        assert!(!format!("{config:?}").contains("hunter2"));
+        let provider = |id: &str, issuer: &str| OidcProviderFile {
+            id: id.into(),
+            display_name: "X".into(),
+            issuer_url: issuer.into(),
+            client_id: "c".into(),
+            client_secret: Secret::new("s"),
+            scopes: None,
+        };
+        assert!(parse_providers(vec![provider("email", "https://x")]).is_err());
+        assert!(parse_providers(vec![provider("Bad Id", "https://x")]).is_err());
+        assert!(parse_providers(vec![provider("a", "http://idp.example.org")]).is_err());
+        assert!(parse_providers(vec![provider("a", "http://127.0.0.1:4000")]).is_ok());
+        assert!(parse_providers(vec![provider("a", "https://x"), provider("a", "https://y")]).is_err());
+    }
+
+    #[test]
     fn the_cli_parses_every_setting_and_documents_it() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
@@ -435,6 +788,10 @@ mod tests {
             "--log-format",
             "--admin-emails",
             "--status-refresh-seconds",
+            "--mail-url",
+            "--mail-from",
+            "--session-idle-minutes",
+            "--session-lifetime-hours",
             "--config",
         ] {
             assert!(help.contains(flag), "--help must document {flag}");

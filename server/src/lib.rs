@@ -4,6 +4,8 @@
 
 pub mod config;
 pub mod http;
+pub mod jobs;
+pub mod mail;
 pub mod seed;
 pub mod sessions;
 pub mod startup;

@@ -12,8 +12,6 @@ use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 /// Name of the session cookie.
 pub const COOKIE_NAME: &str = "berth_session";
-/// Sessions end after this long without a request.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(8 * 60 * 60);
 /// How often expired sessions are deleted.
 pub const CLEANUP_PERIOD: Duration = Duration::from_secs(10 * 60);
 /// The table migrations create for sessions (see `migrations/*/…_status_and_sessions.sql`).
@@ -86,8 +84,9 @@ impl ExpiredDeletion for SessionBackend {
     }
 }
 
-/// The session layer: HttpOnly, SameSite=Lax, Secure when the site is served over https, idle expiry.
-pub fn layer<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerLayer<S> {
+/// The session layer: HttpOnly, SameSite=Lax, Secure when the site is served over https, expiry after `idle`
+/// without a request.
+pub fn layer<S: SessionStore + Clone>(store: S, secure: bool, idle: Duration) -> SessionManagerLayer<S> {
     SessionManagerLayer::new(store)
         .with_name(COOKIE_NAME)
         .with_http_only(true)
@@ -95,7 +94,8 @@ pub fn layer<S: SessionStore + Clone>(store: S, secure: bool) -> SessionManagerL
         .with_secure(secure)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::try_from(IDLE_TIMEOUT).expect("the idle timeout fits"),
+            tower_sessions::cookie::time::Duration::try_from(idle)
+                .unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
         ))
 }
 
@@ -122,7 +122,7 @@ mod tests {
     async fn set_cookie_for(secure: bool) -> String {
         // The in-memory store stands in for the database here: this checks only the cookie flags, which do not
         // depend on the store. The database stores are tested against both backends in tests/api.
-        let layer = super::layer(MemoryStore::default(), secure);
+        let layer = super::layer(MemoryStore::default(), secure, std::time::Duration::from_secs(3600));
         let app = Router::new()
             .route(
                 "/",

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::auth::model::ProviderLink;
+use app::auth::ssr::{AuthService, AuthSettings};
 use app::error::StoreError;
 use app::ssr::AppState;
 use app::status::ssr::StatusService;
@@ -11,21 +13,21 @@ use app::{App, shell};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::middleware;
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{
-    AxumRouteListing, LeptosRoutes as _, file_and_error_handler_with_context, generate_route_list,
-    generate_route_list_with_exclusions,
-};
+use leptos_axum::{AxumRouteListing, LeptosRoutes as _, file_and_error_handler_with_context, generate_route_list};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::http::security::SiteOrigin;
 use crate::http::status::StatusPages;
-use crate::http::{assets, cache, health, metrics, request_id, status};
+use crate::http::{assets, auth, cache, health, metrics, request_id, security, status};
+use crate::jobs::JobRunner;
+use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
 use crate::storage::{self, OpenError, Store};
 use crate::{seed, sessions};
 
@@ -41,6 +43,9 @@ pub enum StartupError {
     /// The Leptos site settings (`LEPTOS_*` variables) are invalid.
     #[error("invalid Leptos site settings")]
     Leptos(#[source] leptos::config::errors::LeptosConfigError),
+    /// The mail transport cannot be set up.
+    #[error(transparent)]
+    Mail(#[from] MailSetupError),
     /// The listener has no local address.
     #[error("cannot read the listening address")]
     Listener(#[source] std::io::Error),
@@ -53,6 +58,13 @@ struct ServerState {
     pages: Arc<StatusPages>,
     store: Arc<dyn Store>,
     metrics: Arc<metrics::Metrics>,
+    auth: Arc<AuthService>,
+}
+
+impl FromRef<ServerState> for Arc<AuthService> {
+    fn from_ref(state: &ServerState) -> Self {
+        Arc::clone(&state.auth)
+    }
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -97,35 +109,72 @@ impl Application {
         let store = storage::open(&config.database_url).await?;
         tracing::info!(backend = store.backend().as_str(), database = %config.database_url, "database ready");
         seed::seed_status(store.as_ref()).await.map_err(StartupError::Seed)?;
+        let mailer = Arc::new(Mailer::new(&config.mail.url, config.mail.from.clone(), &config.base_url)?);
+        if let crate::config::MailUrl::Directory(dir) = &config.mail.url {
+            tracing::info!(directory = %dir.display(), "mail is written to a directory, not sent");
+        }
 
         let status = Arc::new(StatusService::new(store.clone()));
-        let app_state = AppState { status: Arc::clone(&status) };
+        let auth = Arc::new(AuthService::new(
+            store.clone(),
+            Arc::new(TemplateRenderer::new(&config.base_url)),
+            AuthSettings {
+                base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+                admin_emails: config.admin_emails.clone(),
+                link_lifetime: LINK_LIFETIME,
+                session_lifetime: config.sessions.lifetime,
+                session_idle: config.sessions.idle,
+            },
+        ));
+        let providers = config
+            .oidc_providers
+            .iter()
+            .map(|provider| ProviderLink { id: provider.id.clone(), display_name: provider.display_name.clone() })
+            .collect();
+        let app_state = AppState { status: Arc::clone(&status), auth: Arc::clone(&auth), providers };
         let leptos = site_options()?;
 
         let renderer = leptos_router(&leptos, &app_state, generate_route_list(App));
         let pages = Arc::new(StatusPages::new(Arc::clone(&status), renderer, config.base_url.clone()));
         let metrics = Arc::new(metrics::Metrics::new(store.clone()));
-        let state = ServerState { leptos: leptos.clone(), pages, store: store.clone(), metrics: metrics.clone() };
+        let site = SiteOrigin::new(&config.base_url);
+        let state = ServerState {
+            leptos: leptos.clone(),
+            pages: Arc::clone(&pages),
+            store: store.clone(),
+            metrics: metrics.clone(),
+            auth: Arc::clone(&auth),
+        };
 
-        // `/status` is served from the cache in `StatusPages`; Leptos renders it only into that cache.
-        let page_routes = generate_route_list_with_exclusions(App, Some(vec!["/status".to_owned()]));
         let context = leptos_context(&app_state);
         let pkg_dir = std::path::Path::new(leptos.site_root.as_ref()).join(leptos.site_pkg_dir.as_ref());
+        // Pages and the routes that sign people in and out know who is signed in; the session record is loaded
+        // only for them, not for assets, feeds or probes.
+        let people = Router::new()
+            .route("/auth/email", post(auth::request_link))
+            .route("/auth/email/verify", post(auth::use_link))
+            .route("/auth/signout", post(auth::sign_out))
+            .route("/auth/signout-everywhere", post(auth::sign_out_everywhere))
+            .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
+                let leptos = leptos.clone();
+                move || shell(leptos.clone())
+            })
+            .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
+            .with_state(state.clone())
+            .layer(middleware::from_fn_with_state(Arc::clone(&auth), auth::resolve_user))
+            .layer(sessions::layer(store.session_store(), config.is_https(), config.sessions.idle))
+            .layer(middleware::from_fn_with_state(Arc::clone(&pages), status::cached_for_anonymous));
         let router = Router::new()
-            .route("/status", get(status::page))
             .route("/status.json", get(status::json))
             .route("/status/feed.atom", get(status::atom))
             .route("/healthz", get(health::live))
             .route("/readyz", get(health::ready))
             .route("/metrics", get(metrics::serve))
-            .leptos_routes_with_context(&state, page_routes, context.clone(), {
-                let leptos = leptos.clone();
-                move || shell(leptos.clone())
-            })
-            .fallback(file_and_error_handler_with_context::<ServerState, _>(context, shell))
             .with_state(state)
+            .merge(people)
             .merge(assets::pkg_router(&format!("/{}", leptos.site_pkg_dir), pkg_dir.clone(), leptos.hash_files))
-            .layer(sessions::layer(store.session_store(), config.is_https()))
+            .layer(middleware::from_fn_with_state(site.clone(), security::refuse_cross_site))
+            .layer(middleware::from_fn_with_state(site, security::headers))
             .layer(middleware::from_fn(cache::default_cache_control))
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn_with_state(metrics, metrics::track))
@@ -136,6 +185,7 @@ impl Application {
             tokio::spawn(sessions::delete_expired_forever(store.session_store())),
             tokio::spawn(keep_status_fresh(status, config.status_refresh)),
             tokio::spawn(precompress_assets(pkg_dir)),
+            tokio::spawn(JobRunner::new(store.clone(), mailer).run_forever()),
         ];
         Ok(Self { listener, local_addr, router, store, tasks })
     }
@@ -176,9 +226,22 @@ fn site_options() -> Result<LeptosOptions, StartupError> {
     Ok(leptos)
 }
 
+/// How long an e-mail sign-in link works.
+pub const LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
+
+/// Context for every render and server function: the app state, and the page's Content-Security-Policy with the
+/// nonce Leptos put on its inline scripts.
 fn leptos_context(app_state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
     let app_state = app_state.clone();
-    move || provide_context(app_state.clone())
+    move || {
+        provide_context(app_state.clone());
+        if let (Some(nonce), Some(response)) =
+            (leptos::nonce::use_nonce(), leptos::prelude::use_context::<leptos_axum::ResponseOptions>())
+            && let Ok(policy) = axum::http::HeaderValue::try_from(security::page_csp(&nonce))
+        {
+            response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
+        }
+    }
 }
 
 /// A router that renders every Leptos route, for rendering pages into caches.

@@ -108,7 +108,7 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    fn new(kind: &'static str, value: &str) -> Self {
+    pub(crate) fn new(kind: &'static str, value: &str) -> Self {
         Self { kind, value: value.chars().take(64).collect() }
     }
 }

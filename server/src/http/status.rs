@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header::{self, HeaderMap, HeaderValue};
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -47,6 +47,8 @@ pub enum RenderError {
 #[derive(Debug)]
 pub struct Document {
     content_type: HeaderValue,
+    /// The Content-Security-Policy the page was rendered with (its inline scripts carry that policy's nonce).
+    csp: Option<HeaderValue>,
     etag: String,
     identity: Bytes,
     gzip: Bytes,
@@ -110,26 +112,27 @@ impl StatusPages {
     }
 
     async fn build(&self, report: &StatusReport) -> Result<Snapshot, RenderError> {
-        let html = self.render_html().await?;
+        let (html, csp) = self.render_html().await?;
         let json = serde_json::to_vec_pretty(report).map_err(RenderError::Json)?;
         let atom = super::feed::known_issues_feed(report, &self.base_url);
         Ok(Snapshot {
             revision: report.revision,
             last_modified: report.updated_at,
-            html: Document::new("text/html; charset=utf-8", html),
+            html: Document { csp, ..Document::new("text/html; charset=utf-8", html) },
             json: Document::new("application/json", Bytes::from(json)),
             atom: Document::new("application/atom+xml; charset=utf-8", Bytes::from(atom)),
         })
     }
 
-    async fn render_html(&self) -> Result<Bytes, RenderError> {
+    async fn render_html(&self) -> Result<(Bytes, Option<HeaderValue>), RenderError> {
         let request = Request::get("/status").header(header::ACCEPT, "text/html").body(Body::empty());
         let request = request.expect("a static request is valid");
         let response = self.renderer.clone().oneshot(request).await.unwrap_or_else(|never| match never {});
         if response.status() != StatusCode::OK {
             return Err(RenderError::Status(response.status()));
         }
-        Ok(response.into_body().collect().await.map_err(RenderError::Body)?.to_bytes())
+        let csp = response.headers().get(header::CONTENT_SECURITY_POLICY).cloned();
+        Ok((response.into_body().collect().await.map_err(RenderError::Body)?.to_bytes(), csp))
     }
 
     /// Renders `/status` through Leptos for this request; used when no cached page can be had (the report cannot
@@ -145,6 +148,7 @@ impl Document {
         let etag = hash.iter().take(12).map(|byte| format!("{byte:02x}")).collect::<String>();
         Self {
             content_type: HeaderValue::from_static(content_type),
+            csp: None,
             etag,
             gzip: gzip(&identity),
             brotli: brotli(&identity),
@@ -192,6 +196,9 @@ impl Document {
             };
             let mut response = Body::from(body).into_response();
             response.headers_mut().insert(header::CONTENT_TYPE, self.content_type.clone());
+            if let Some(csp) = &self.csp {
+                response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, csp.clone());
+            }
             if let Some(name) = encoding.header_value() {
                 response.headers_mut().insert(header::CONTENT_ENCODING, name);
             }
@@ -225,12 +232,31 @@ fn brotli(bytes: &[u8]) -> Bytes {
     Bytes::from(output)
 }
 
-/// `GET /status`.
-pub async fn page(State(pages): State<Arc<StatusPages>>, request: Request<Body>) -> Response {
+/// Middleware in front of the pages: answers `GET /status` from the cache for visitors without a session cookie.
+/// Everyone else gets the page rendered for them (it shows who is signed in).
+pub async fn cached_for_anonymous(
+    State(pages): State<Arc<StatusPages>>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_status_page = request.uri().path() == "/status" && matches!(*request.method(), Method::GET | Method::HEAD);
+    if !is_status_page || has_session_cookie(request.headers()) {
+        return next.run(request).await;
+    }
     match pages.current().await {
         Ok(snapshot) => snapshot.html.respond(request.headers(), snapshot.last_modified),
         Err(_) => pages.render_uncached(request).await,
     }
+}
+
+fn has_session_cookie(headers: &HeaderMap) -> bool {
+    let prefix = format!("{}=", crate::sessions::COOKIE_NAME);
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .any(|cookie| cookie.trim().starts_with(&prefix))
 }
 
 /// `GET /status.json`.

@@ -1,6 +1,8 @@
 //! Storage: one implementation per backend, chosen by the database URL's scheme, behind the domain-level store
 //! traits that `app` defines. Migrations are embedded and run at startup.
 
+mod accounts_sql;
+mod jobs_sql;
 mod pool_store;
 mod postgres;
 mod rows;
@@ -10,6 +12,7 @@ mod status_sql;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::auth::ssr::AccountStore;
 use app::error::StoreError;
 use app::status::ssr::StatusStore;
 use async_trait::async_trait;
@@ -54,7 +57,7 @@ pub struct PoolStats {
 
 /// Everything Berth stores, for every backend.
 #[async_trait]
-pub trait Store: StatusStore + std::fmt::Debug {
+pub trait Store: StatusStore + AccountStore + crate::jobs::JobStore + std::fmt::Debug {
     /// The engine behind this store.
     fn backend(&self) -> Backend;
 

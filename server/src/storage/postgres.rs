@@ -5,6 +5,8 @@ use std::str::FromStr;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
+use super::accounts_sql::impl_account_store;
+use super::jobs_sql::{self, impl_job_store};
 use super::pool_store::impl_store;
 use super::status_sql::impl_status_store;
 use super::{ACQUIRE_TIMEOUT, Backend, OpenError};
@@ -20,6 +22,7 @@ const MAX_CONNECTIONS: u32 = 10;
 /// A store on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
+    pub(crate) jobs_waker: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) pool: PgPool,
 }
 
@@ -35,7 +38,7 @@ impl PostgresStore {
             .await
             .map_err(connect_error)?;
         MIGRATOR.run(&pool).await.map_err(|source| OpenError::Migrate { url: url.to_string(), source })?;
-        Ok(Self { pool })
+        Ok(Self { pool, jobs_waker: std::sync::Arc::default() })
     }
 
     /// The pool, for tests that inspect tables directly.
@@ -53,5 +56,9 @@ impl PostgresStore {
 }
 
 impl_status_store!(PostgresStore);
+
+impl_account_store!(PostgresStore, sqlx::Postgres);
+
+impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 
 impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS);

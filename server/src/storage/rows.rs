@@ -1,5 +1,8 @@
 //! Row shapes shared by both backends and their conversion into domain types.
 
+use app::auth::model::{AuditRecord, Role};
+use app::auth::ssr::{IdentityRecord, User, UserSession};
+use app::email::EmailAddress;
 use app::error::StoreError;
 use app::status::model::{
     Health, IssueStatus, KnownIssue, MaturityIndicator, RatedValue, STATUS_SCHEMA_VERSION, ServiceSummary,
@@ -95,4 +98,114 @@ pub(crate) fn status_report(
             .collect(),
         known_issues,
     })
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub id: i64,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub organisation: Option<String>,
+    pub role: String,
+    pub terms_version: Option<String>,
+    pub terms_accepted_at: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub(crate) fn into_user(self) -> Result<User, StoreError> {
+        let email = self.email.map(|email| EmailAddress::parse(&email).map_err(corrupt)).transpose()?;
+        Ok(User {
+            id: self.id,
+            email,
+            display_name: self.display_name,
+            organisation: self.organisation,
+            role: Role::parse(&self.role).map_err(corrupt)?,
+            terms: self.terms_version.zip(self.terms_accepted_at),
+            disabled: self.disabled_at.is_some(),
+            created_at: self.created_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct UserSessionRow {
+    pub id: String,
+    pub user_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl From<UserSessionRow> for UserSession {
+    fn from(row: UserSessionRow) -> Self {
+        UserSession {
+            id: row.id,
+            user_id: row.user_id,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            expires_at: row.expires_at,
+            ip: row.ip,
+            user_agent: row.user_agent,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct IdentityRow {
+    pub provider: String,
+    pub email: Option<String>,
+    pub last_sign_in_at: DateTime<Utc>,
+}
+
+impl From<IdentityRow> for IdentityRecord {
+    fn from(row: IdentityRow) -> Self {
+        IdentityRecord { provider: row.provider, email: row.email, last_sign_in_at: row.last_sign_in_at }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub ip: Option<String>,
+    pub details: String,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(row: AuditRow) -> Self {
+        AuditRecord {
+            id: row.id,
+            at: row.at,
+            actor: row.actor,
+            action: row.action,
+            target: row.target,
+            ip: row.ip,
+            details: row.details,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    pub id: i64,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i32,
 }

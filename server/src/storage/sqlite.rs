@@ -6,6 +6,8 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 
+use super::accounts_sql::impl_account_store;
+use super::jobs_sql::{self, impl_job_store};
 use super::pool_store::impl_store;
 use super::status_sql::impl_status_store;
 use super::{ACQUIRE_TIMEOUT, Backend, OpenError};
@@ -44,6 +46,7 @@ impl Drop for StartupLock {
 /// A store on an SQLite database file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
+    pub(crate) jobs_waker: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) pool: SqlitePool,
 }
 
@@ -74,7 +77,7 @@ impl SqliteStore {
             .await
             .map_err(connect_error)?;
         MIGRATOR.run(&pool).await.map_err(|source| OpenError::Migrate { url: url.to_string(), source })?;
-        Ok(Self { pool })
+        Ok(Self { pool, jobs_waker: std::sync::Arc::default() })
     }
 
     /// The pool, for tests that inspect tables directly.
@@ -94,5 +97,9 @@ impl SqliteStore {
 }
 
 impl_status_store!(SqliteStore);
+
+impl_account_store!(SqliteStore, sqlx::Sqlite);
+
+impl_job_store!(SqliteStore, jobs_sql::CLAIM_JOB_SQLITE);
 
 impl_store!(SqliteStore, Backend::Sqlite, SessionBackend::sqlite, MAX_CONNECTIONS);

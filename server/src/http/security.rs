@@ -1,0 +1,139 @@
+//! Request safety: cross-site request forgery is refused by an Origin check on every state-changing request, and
+//! every response carries the security headers.
+//!
+//! CSRF: a browser sends `Origin` (or at least `Referer`) with every POST, form or fetch; a request that changes
+//! state is accepted only when that origin is Berth's own (its base URL, or the host the request was sent to).
+//! Together with `SameSite=Lax` session cookies this needs no token in forms, so forms work without JavaScript and
+//! server functions work unchanged.
+
+use axum::extract::{Request, State};
+use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use url::Url;
+
+/// Berth's own origin, as browsers write it in `Origin`.
+#[derive(Debug, Clone)]
+pub struct SiteOrigin {
+    origin: String,
+    https: bool,
+}
+
+impl SiteOrigin {
+    /// The origin of `base_url`.
+    pub fn new(base_url: &Url) -> Self {
+        Self { origin: base_url.origin().ascii_serialization(), https: base_url.scheme() == "https" }
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
+}
+
+/// Whether `origin` (`scheme://host[:port]`) is the site's: its configured origin, or the `Host` the request was
+/// addressed to (which a cross-site page cannot choose).
+fn same_site(origin: &str, site: &SiteOrigin, host: Option<&str>) -> bool {
+    if origin == site.origin {
+        return true;
+    }
+    let authority = origin.split_once("://").map(|(_, authority)| authority);
+    authority.is_some_and(|authority| host.is_some_and(|host| host.eq_ignore_ascii_case(authority)))
+}
+
+/// Middleware: refuses a state-changing request whose `Origin` (or, lacking that, `Referer`) is not Berth's with
+/// 403.
+pub async fn refuse_cross_site(State(site): State<SiteOrigin>, request: Request, next: Next) -> Response {
+    if is_safe(request.method()) {
+        return next.run(request).await;
+    }
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
+    let origin = match headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) {
+        Some(origin) if origin != "null" => Some(origin.to_owned()),
+        _ => headers
+            .get(header::REFERER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|referer| Url::parse(referer).ok())
+            .map(|referer| referer.origin().ascii_serialization()),
+    };
+    match origin {
+        Some(origin) if same_site(&origin, &site, host) => next.run(request).await,
+        origin => {
+            tracing::warn!(
+                method = %request.method(),
+                path = request.uri().path(),
+                origin = origin.as_deref().unwrap_or("(none)"),
+                "refused a state-changing request from another site"
+            );
+            forbidden_page()
+        }
+    }
+}
+
+fn forbidden_page() -> Response {
+    let body = "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Request refused · Berth</title>\
+        </head><body><h1>Request refused</h1><p>This request did not come from a Berth page, so it was not carried \
+        out. If you followed a link or a form from Berth itself, go back, reload the page and try again.</p>\
+        <p><a href=\"/\">Go to the home page</a></p></body></html>";
+    let mut response = (StatusCode::FORBIDDEN, body).into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The policy for responses that did not set their own: no scripts at all, except from Berth itself.
+pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+     frame-ancestors 'none'";
+
+/// The policy for a page rendered by Leptos with per-response `nonce`: its inline hydration scripts carry it.
+/// `'wasm-unsafe-eval'` lets the browser compile the app's WebAssembly; it does not allow `eval` of JavaScript.
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' \
+         'nonce-{nonce}'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Middleware: adds the security headers to every response (a page's own Content-Security-Policy is kept).
+pub async fn headers(State(site): State<SiteOrigin>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_CSP));
+    }
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("strict-origin-when-cross-origin"));
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
+    if site.https {
+        headers
+            .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_sites_own_origin_is_same_site() {
+        let site = SiteOrigin::new(&Url::parse("https://berth.example.org/").unwrap());
+        assert!(same_site("https://berth.example.org", &site, None));
+        assert!(same_site("http://127.0.0.1:3000", &site, Some("127.0.0.1:3000")));
+        assert!(!same_site("https://evil.example", &site, Some("berth.example.org")));
+        assert!(!same_site("https://berth.example.org.evil.example", &site, Some("berth.example.org")));
+        assert!(!same_site("garbage", &site, Some("garbage")));
+    }
+
+    #[test]
+    fn the_page_policy_carries_the_nonce_and_forbids_framing() {
+        let csp = page_csp("abc");
+        assert!(csp.contains("'nonce-abc'") && csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(DEFAULT_CSP.contains("frame-ancestors 'none'"));
+    }
+}
