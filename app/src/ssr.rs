@@ -108,9 +108,22 @@ pub async fn account_view(state: &AppState, auth: &Authenticated) -> Result<Acco
     })
 }
 
-/// Converts `error` into the user-facing error and sets the response status to match.
+/// Converts `error` into the user-facing error and sets the response status to match, except for a form posted
+/// without JavaScript: that one is answered with a redirect back to the form, carrying the error, which a status
+/// set here would replace.
 pub fn respond_with_error(error: impl Into<AppError>) -> AppError {
     let error = error.into();
+    let plain_form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    });
+    if plain_form_post {
+        return error;
+    }
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         let status = http::StatusCode::from_u16(error.status_code()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
         response.set_status(status);

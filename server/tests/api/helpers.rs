@@ -156,14 +156,28 @@ fn with_database(server: &str, name: &str) -> String {
     url.to_string()
 }
 
+/// Settings a test may change; everything else is the test default.
+#[derive(Debug, Default, Clone)]
+pub struct TestOptions {
+    /// Mail transport; default a temporary mail directory ([`TestApp::mail_dir`]).
+    pub mail_url: Option<String>,
+    /// Administrators by address.
+    pub admin_emails: Vec<String>,
+    /// Extra TOML for the settings file (e.g. `[[oidc_providers]]` tables).
+    pub config_toml: Option<String>,
+}
+
 /// A running Berth on port 0.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
     pub address: String,
     /// A client that does not follow redirects or decompress.
     pub client: reqwest::Client,
+    /// Where mail goes when no other transport was chosen.
+    pub mail_dir: PathBuf,
     /// The database behind it, removed when the app is dropped.
-    _db: TestDatabase,
+    pub db: TestDatabase,
+    _files: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     served: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -171,22 +185,50 @@ pub struct TestApp {
 impl TestApp {
     /// Berth over a fresh database on `backend`.
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, TestOptions::default()).await
+    }
+
+    /// Berth over a fresh database on `backend`, with `options`.
+    pub async fn spawn_with(backend: Backend, options: TestOptions) -> Self {
         let db = TestDatabase::new(backend).await;
         let url = db.url().to_owned();
-        Self::spawn_on(db, &url).await
+        Self::start(db, &url, options).await
     }
 
     /// Berth over `db`, connecting through `url` (which may point at a proxy in front of `db`).
     pub async fn spawn_on(db: TestDatabase, url: &str) -> Self {
-        let config = test_config(url);
-        let listener = TcpListener::bind(config.listen).await.expect("port 0 binds");
+        Self::start(db, url, TestOptions::default()).await
+    }
+
+    async fn start(db: TestDatabase, url: &str, options: TestOptions) -> Self {
+        let files = tempfile::tempdir().expect("a temporary directory");
+        let mail_dir = files.path().join("mail");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("port 0 binds");
+        let address = format!("http://{}", listener.local_addr().expect("a local address"));
+        let config_file = options.config_toml.as_ref().map(|toml| {
+            let path = files.path().join("berth.toml");
+            std::fs::write(&path, toml).expect("the settings file is written");
+            path
+        });
+        let config = Config::from_args(SettingsArgs {
+            config: config_file,
+            base_url: Some(address.clone()),
+            mail_url: Some(options.mail_url.clone().unwrap_or_else(|| format!("file:{}", mail_dir.display()))),
+            admin_emails: Some(options.admin_emails.clone()),
+            ..test_args(url)
+        })
+        .expect("the test configuration is valid");
         let app = Application::build(config, listener).await.expect("the app builds");
-        let address = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel();
         let served = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { address, client: client(), _db: db, stop: Some(stop), served: Some(served) }
+        Self { address, client: client(), mail_dir, db, _files: files, stop: Some(stop), served: Some(served) }
+    }
+
+    /// A browser: keeps cookies, sends this site's `Origin` as browsers do on every POST, follows no redirects.
+    pub fn browser(&self) -> Browser {
+        Browser::new(&self.address)
     }
 
     /// `GET` of a path.
@@ -230,16 +272,15 @@ impl Drop for TestApp {
     }
 }
 
-/// The configuration tests use: port 0 and the given database.
-pub fn test_config(database_url: &str) -> Config {
-    Config::from_args(SettingsArgs {
+/// The settings tests use: port 0 and the given database.
+pub fn test_args(database_url: &str) -> SettingsArgs {
+    SettingsArgs {
         listen: Some("127.0.0.1:0".to_owned()),
         database_url: Some(database_url.to_owned()),
         // Tests decide when content is loaded; a background refresh would race with them.
         status_refresh_seconds: Some(86_400),
         ..SettingsArgs::default()
-    })
-    .expect("the test configuration is valid")
+    }
 }
 
 /// An HTTP client that shows responses as they are: no redirects followed, no decompression.
@@ -388,4 +429,199 @@ where
 /// The path of the built `berth` binary.
 pub fn berth_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+}
+
+/// A browser stand-in: a cookie jar, this site's `Origin` on every request (as browsers send on POSTs), no
+/// redirects followed.
+pub struct Browser {
+    /// The site.
+    pub address: String,
+    /// Cookies.
+    pub jar: Arc<reqwest::cookie::Jar>,
+    /// The client.
+    pub client: reqwest::Client,
+}
+
+impl Browser {
+    /// A browser with no cookies.
+    pub fn new(address: &str) -> Self {
+        let jar = Arc::new(reqwest::cookie::Jar::default());
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("origin", address.parse().expect("an origin header"));
+        headers.insert("accept", "text/html,application/xhtml+xml".parse().expect("an accept header"));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_provider(Arc::clone(&jar))
+            .default_headers(headers)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        Self { address: address.to_owned(), jar, client }
+    }
+
+    /// `GET` of a path.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("the request completes")
+    }
+
+    /// The text of the page at `path`, which must answer 200.
+    pub async fn page(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.text().await.expect("a body")
+    }
+
+    /// Posts a form to `path`.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.address)).form(form).send().await.expect("the request completes")
+    }
+
+    /// Submits a form shown on page `from` to `action`, as a browser without JavaScript does (with `Referer`).
+    pub async fn submit(&self, from: &str, action: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(format!("{}{action}", self.address))
+            .header("referer", format!("{}{from}", self.address))
+            .form(form)
+            .send()
+            .await
+            .expect("the request completes")
+    }
+
+    /// The session cookie's value, if the browser has one.
+    pub fn session_cookie(&self) -> Option<String> {
+        use reqwest::cookie::CookieStore as _;
+        let url = self.address.parse().expect("a URL");
+        let cookies = self.jar.cookies(&url)?;
+        cookies
+            .to_str()
+            .ok()?
+            .split(';')
+            .map(str::trim)
+            .find_map(|cookie| cookie.strip_prefix("berth_session=").map(str::to_owned))
+    }
+}
+
+/// The `Location` of a redirect.
+pub fn location(response: &reqwest::Response) -> String {
+    assert!(response.status().is_redirection(), "expected a redirect, got {}", response.status());
+    response.headers()["location"].to_str().expect("an ASCII location").to_owned()
+}
+
+/// The sign-in token in a message's text.
+pub fn token_in(text: &str) -> Option<String> {
+    let start = text.find("/signin/link?token=")? + "/signin/link?token=".len();
+    let token: String =
+        text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+    (!token.is_empty()).then_some(token)
+}
+
+/// Undoes quoted-printable encoding (soft line breaks and `=XX`), enough to read links in `.eml` files.
+pub fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = (bytes[i] == b'=').then(|| bytes.get(i + 1..i + 3)).flatten();
+        match hex.and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()) {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl TestApp {
+    /// The messages written to the mail directory so far, oldest first, decoded.
+    pub fn mail_files(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.mail_dir) else { return Vec::new() };
+        let mut files: Vec<_> = entries
+            .filter_map(Result::ok)
+            .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "eml"))
+            .map(|entry| (entry.metadata().and_then(|m| m.modified()).ok(), entry.path()))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|(_, path)| decode_quoted_printable(&std::fs::read_to_string(path).unwrap_or_default()))
+            .collect()
+    }
+
+    /// Waits for the `n`th message in the mail directory and returns the sign-in token in it.
+    pub async fn wait_for_token(&self, n: usize) -> String {
+        let mut token = None;
+        let arrived = eventually(Duration::from_secs(10), || {
+            let files = self.mail_files();
+            token = files.get(n - 1).and_then(|mail| token_in(mail));
+            std::future::ready(token.is_some())
+        })
+        .await;
+        assert!(arrived, "message {n} with a sign-in link did not arrive in {}", self.mail_dir.display());
+        token.expect("a token")
+    }
+
+    /// Signs `browser` in by e-mail link as `email` (mail to the mail directory) and completes sign-up when it is
+    /// asked for. Returns where the sign-in redirected.
+    pub async fn sign_in(&self, browser: &Browser, email: &str) -> String {
+        let before = self.mail_files().len();
+        let asked = browser.post("/auth/email", &[("email", email)]).await;
+        assert_eq!(location(&asked), "/signin/sent");
+        let token = self.wait_for_token(before + 1).await;
+        let used = browser.post("/auth/email/verify", &[("token", &token)]).await;
+        let target = location(&used);
+        if target == "/signup" {
+            let done = browser
+                .post(
+                    "/api/complete_sign_up",
+                    &[("name", "Test Person"), ("organisation", "Test Org"), ("accept_terms", "yes")],
+                )
+                .await;
+            assert!(done.status().is_redirection() || done.status().is_success(), "sign-up: {}", done.status());
+        }
+        target
+    }
+
+    /// Runs one SQL statement on the app's database (to move time, or to look behind the app's back).
+    pub async fn execute(&self, sql: &str) -> u64 {
+        if self.db.url().starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(self.db.url()).await.expect("the database");
+            let done = sqlx::query(sql).execute(&pool).await.expect("the statement runs").rows_affected();
+            pool.close().await;
+            done
+        } else {
+            let pool = sqlx::SqlitePool::connect(self.db.url()).await.expect("the database");
+            let done = sqlx::query(sql).execute(&pool).await.expect("the statement runs").rows_affected();
+            pool.close().await;
+            done
+        }
+    }
+
+    /// The first column of the first row of `sql`, as text.
+    pub async fn scalar(&self, sql: &str) -> Option<String> {
+        if self.db.url().starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(self.db.url()).await.expect("the database");
+            let value: Option<String> = sqlx::query_scalar::<_, Option<String>>(sql)
+                .fetch_optional(&pool)
+                .await
+                .expect("the query runs")
+                .flatten();
+            pool.close().await;
+            value
+        } else {
+            let pool = sqlx::SqlitePool::connect(self.db.url()).await.expect("the database");
+            let value: Option<String> = sqlx::query_scalar::<_, Option<String>>(sql)
+                .fetch_optional(&pool)
+                .await
+                .expect("the query runs")
+                .flatten();
+            pool.close().await;
+            value
+        }
+    }
 }

@@ -4,8 +4,10 @@
 // Test code may panic on what it does not expect; that is how it fails.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accounts;
 mod binary;
 mod helpers;
 mod http;
 mod outage;
+mod peers;
 mod storage;
