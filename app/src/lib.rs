@@ -56,6 +56,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signin") view=auth::SignInPage/>
                     <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=auth::LinkSentPage/>
                     <Route path=(StaticSegment("signin"), StaticSegment("link")) view=auth::ConfirmLinkPage/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view=auth::LinkAccountPage/>
                     <Route path=StaticSegment("signup") view=auth::SignUpPage/>
                     <Route path=StaticSegment("account") view=auth::AccountPage ssr=SsrMode::Async/>
                 </Routes>

@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod oidc;
 pub mod seed;
 pub mod sessions;
 pub mod startup;

@@ -28,6 +28,7 @@ use crate::http::status::StatusPages;
 use crate::http::{assets, auth, cache, health, metrics, request_id, security, status};
 use crate::jobs::JobRunner;
 use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
+use crate::oidc::OidcProviders;
 use crate::storage::{self, OpenError, Store};
 use crate::{seed, sessions};
 
@@ -59,6 +60,13 @@ struct ServerState {
     store: Arc<dyn Store>,
     metrics: Arc<metrics::Metrics>,
     auth: Arc<AuthService>,
+    oidc: Arc<OidcProviders>,
+}
+
+impl FromRef<ServerState> for Arc<OidcProviders> {
+    fn from_ref(state: &ServerState) -> Self {
+        Arc::clone(&state.oidc)
+    }
 }
 
 impl FromRef<ServerState> for Arc<AuthService> {
@@ -144,6 +152,7 @@ impl Application {
             store: store.clone(),
             metrics: metrics.clone(),
             auth: Arc::clone(&auth),
+            oidc: Arc::new(OidcProviders::new(&config.oidc_providers, &config.base_url)),
         };
 
         let context = leptos_context(&app_state);
@@ -155,6 +164,9 @@ impl Application {
             .route("/auth/email/verify", post(auth::use_link))
             .route("/auth/signout", post(auth::sign_out))
             .route("/auth/signout-everywhere", post(auth::sign_out_everywhere))
+            .route("/auth/oidc/{id}/start", get(auth::oidc_start))
+            .route("/auth/oidc/{id}/callback", get(auth::oidc_callback))
+            .route("/auth/oidc/link", post(auth::oidc_confirm_link))
             .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
                 let leptos = leptos.clone();
                 move || shell(leptos.clone())

@@ -52,6 +52,13 @@ pub async fn get_account() -> Result<AccountView, AppError> {
     crate::ssr::account_view(&state, &auth).await.map_err(crate::ssr::respond_with_error)
 }
 
+/// Changes the signed-in user's name and organisation.
+#[server(prefix = "/api", endpoint = "update_profile")]
+pub async fn update_profile(name: String, organisation: String) -> Result<(), AppError> {
+    let (state, auth, request) = crate::ssr::signed_in()?;
+    state.auth.update_profile(&auth.user, &name, &organisation, &request).await.map_err(crate::ssr::respond_with_error)
+}
+
 /// Signs one of the user's other sessions out.
 #[server(prefix = "/api", endpoint = "end_session")]
 pub async fn end_session(session_id: String) -> Result<(), AppError> {
@@ -135,6 +142,28 @@ pub fn ConfirmLinkPage() -> impl IntoView {
     }
 }
 
+/// `/signin/link-account?provider=…&email=…`: a provider vouched for an address that already has an account; asks
+/// before joining them. (The identity itself waits in the session; the query only names it.)
+#[component]
+pub fn LinkAccountPage() -> impl IntoView {
+    let query = use_query_map();
+    let provider = move || query.read().get("provider").unwrap_or_else(|| "your provider".into());
+    let email = move || query.read().get("email").unwrap_or_default();
+    view! {
+        <Title text="Link your sign-in"/>
+        <h1>"You already have an account"</h1>
+        <p>
+            "A Berth account with the address " <strong>{email}</strong> " already exists. " {provider}
+            " confirmed that this address is yours. Do you want to sign in to that account with " {provider}
+            " from now on?"
+        </p>
+        <form method="post" action="/auth/oidc/link" class="stack">
+            <button type="submit">"Yes, link and sign in"</button>
+        </form>
+        <p><a href="/signin">"No, go back"</a></p>
+    }
+}
+
 /// `/signup`: name, organisation and the terms of use, asked once after the first sign-in.
 #[component]
 pub fn SignUpPage() -> impl IntoView {
@@ -174,11 +203,12 @@ fn Field(
     label: &'static str,
     autocomplete: &'static str,
     #[prop(into)] error: Signal<Option<String>>,
+    #[prop(optional, into)] value: String,
 ) -> impl IntoView {
     let error_id = format!("{name}-error");
     view! {
         <label for=name>{label}</label>
-        <input id=name name=name type="text" autocomplete=autocomplete required=true maxlength="100"
+        <input id=name name=name type="text" autocomplete=autocomplete required=true maxlength="100" value=value
             aria-invalid=move || error.get().map(|_| "true")
             aria-describedby=error_id.clone()/>
         {move || error.get().map(|message| view! { <p id=error_id.clone() class="field-error">{message}</p> })}
@@ -189,14 +219,20 @@ fn Field(
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let end = ServerAction::<EndSession>::new();
-    let account = Resource::new_blocking(move || end.version().get(), |_| get_account());
+    let profile = ServerAction::<UpdateProfile>::new();
+    let account = Resource::new_blocking(move || (end.version().get(), profile.version().get()), |_| get_account());
+    let providers = Resource::new_blocking(|| (), |()| get_providers());
+    let query = use_query_map();
+    let notice = move || query.read().get("notice");
     view! {
         <Title text="Your account"/>
         <h1>"Your account"</h1>
+        {move || notice().map(|notice| view! { <div class="notice" role="status"><p>{notice}</p></div> })}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let providers = providers.await.unwrap_or_default();
                 match account.await {
-                    Ok(account) => view! { <AccountDetails account end/> }.into_any(),
+                    Ok(account) => view! { <AccountDetails account end profile providers/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
@@ -205,19 +241,35 @@ pub fn AccountPage() -> impl IntoView {
 }
 
 #[component]
-fn AccountDetails(account: AccountView, end: ServerAction<EndSession>) -> impl IntoView {
+fn AccountDetails(
+    account: AccountView,
+    end: ServerAction<EndSession>,
+    profile: ServerAction<UpdateProfile>,
+    providers: Vec<ProviderLink>,
+) -> impl IntoView {
     let AccountView { viewer, organisation, terms, identities, sessions } = account;
+    let error = move || profile.value().get().and_then(Result::err);
+    let field_error = move |field: &'static str| move || error().and_then(|error| error.for_field(field));
+    let saved = move || matches!(profile.value().get(), Some(Ok(())));
+    let unlinked: Vec<ProviderLink> =
+        providers.into_iter().filter(|p| !identities.iter().any(|identity| identity.provider == p.id)).collect();
     view! {
         <section aria-labelledby="profile-heading" class="card">
             <h2 id="profile-heading">"Profile"</h2>
             <dl class="facts">
-                <dt>"Name"</dt><dd>{viewer.display_name.unwrap_or_else(|| "—".into())}</dd>
                 <dt>"E-mail"</dt><dd>{viewer.email.unwrap_or_else(|| "—".into())}</dd>
-                <dt>"Organisation"</dt><dd>{organisation.unwrap_or_else(|| "—".into())}</dd>
                 <dt>"Role"</dt><dd>{viewer.role.as_str()}</dd>
                 <dt>"Terms of use"</dt>
                 <dd>{terms.map_or_else(|| "not accepted".to_owned(), |(version, at)| format!("version {version}, accepted {}", at.format("%-d %B %Y")))}</dd>
             </dl>
+            <ActionForm action=profile attr:class="stack">
+                <Field name="name" label="Name" autocomplete="name" value=viewer.display_name.unwrap_or_default()
+                    error=Signal::derive(field_error("name"))/>
+                <Field name="organisation" label="Organisation" autocomplete="organization"
+                    value=organisation.unwrap_or_default() error=Signal::derive(field_error("organisation"))/>
+                <button type="submit">"Save profile"</button>
+                {move || saved().then(|| view! { <p role="status">"Saved."</p> })}
+            </ActionForm>
         </section>
         <section aria-labelledby="identities-heading" class="card">
             <h2 id="identities-heading">"Ways to sign in"</h2>
@@ -226,6 +278,16 @@ fn AccountDetails(account: AccountView, end: ServerAction<EndSession>) -> impl I
                     <li>{identity.provider_name} {identity.email.map(|email| format!(" ({email})"))}</li>
                 }).collect_view()}
             </ul>
+            {(!unlinked.is_empty()).then(|| view! {
+                <p>"Add another way to sign in:"</p>
+                <ul class="providers">
+                    {unlinked.into_iter().map(|provider| view! {
+                        <li><a class="button" href=format!("/auth/oidc/{}/start", provider.id)>
+                            {format!("Link {}", provider.display_name)}
+                        </a></li>
+                    }).collect_view()}
+                </ul>
+            })}
         </section>
         <section aria-labelledby="sessions-heading" class="card">
             <h2 id="sessions-heading">"Where you are signed in"</h2>

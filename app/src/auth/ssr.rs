@@ -425,6 +425,22 @@ impl AuthService {
         identity: &VerifiedIdentity,
         request: &RequestInfo,
     ) -> Result<(User, UserSession, bool), AppError> {
+        self.try_sign_in(identity, request).await?.ok_or_else(|| {
+            AppError::invalid(
+                "account",
+                "Another account already uses this e-mail address. Sign in to it the usual way, then link this \
+                 provider from your account page.",
+            )
+        })
+    }
+
+    /// Signs in a verified identity as a new session; `None` when the identity is new but its address belongs to
+    /// another account (joining them needs that person's confirmation).
+    pub async fn try_sign_in(
+        &self,
+        identity: &VerifiedIdentity,
+        request: &RequestInfo,
+    ) -> Result<Option<(User, UserSession, bool)>, AppError> {
         let now = Utc::now();
         let lifetime = chrono::Duration::from_std(self.settings.session_lifetime).unwrap_or(chrono::Duration::days(7));
         let session = UserSession {
@@ -449,17 +465,50 @@ impl AuthService {
         match self.store.sign_in(identity, admin, &session, &audit).await? {
             SignInOutcome::SignedIn { user, created } => {
                 let session = UserSession { user_id: user.id, ..session };
-                Ok((user, session, created))
+                Ok(Some((user, session, created)))
             }
             SignInOutcome::Disabled => {
                 Err(AppError::invalid("account", "This account is disabled. Contact the service desk."))
             }
-            SignInOutcome::EmailTaken => Err(AppError::invalid(
-                "account",
-                "Another account already uses this e-mail address. Sign in to it the usual way, then link this \
-                 provider from your account page.",
-            )),
+            SignInOutcome::EmailTaken => Ok(None),
         }
+    }
+
+    /// Links `identity` to the signed-in `user`.
+    pub async fn link_identity(
+        &self,
+        user: &User,
+        identity: &VerifiedIdentity,
+        request: &RequestInfo,
+    ) -> Result<LinkOutcome, AppError> {
+        let audit = self
+            .audit(user, "identity.link", format!("user:{}", user.id), request)
+            .with_details(serde_json::json!({ "provider": identity.provider }));
+        Ok(self.store.link_identity(user.id, identity, &audit).await?)
+    }
+
+    /// Signs in with a provider identity whose verified address belongs to an existing account, after the person
+    /// confirmed that they want the two joined: links it to that account, then signs in.
+    pub async fn link_by_email_and_sign_in(
+        &self,
+        identity: &VerifiedIdentity,
+        request: &RequestInfo,
+    ) -> Result<(User, UserSession, bool), AppError> {
+        let email = identity
+            .email
+            .as_ref()
+            .ok_or_else(|| AppError::invalid("account", "The provider did not confirm an e-mail address."))?;
+        let Some(user) = self.store.user_by_email(email).await? else {
+            return self.sign_in(identity, request).await;
+        };
+        if user.disabled {
+            return Err(AppError::invalid("account", "This account is disabled. Contact the service desk."));
+        }
+        let audit = self
+            .audit(&user, "identity.link", format!("user:{}", user.id), request)
+            .with_details(serde_json::json!({ "provider": identity.provider, "confirmed_by": "verified e-mail" }));
+        self.store.link_identity(user.id, identity, &audit).await?;
+        self.sign_in(identity, request).await
     }
 
     /// The user of a signed-in session, if the session is still valid and the account enabled.
@@ -501,6 +550,23 @@ impl AuthService {
             .with_details(serde_json::json!({ "terms_version": super::model::TERMS_VERSION }));
         self.store.complete_sign_up(user.id, &name, &organisation, super::model::TERMS_VERSION, &audit).await?;
         Ok(())
+    }
+
+    /// Changes the name and organisation of `user`.
+    pub async fn update_profile(
+        &self,
+        user: &User,
+        name: &str,
+        organisation: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let name = DisplayName::parse(name).map_err(|message| AppError::invalid("name", message))?;
+        let organisation =
+            Organisation::parse(organisation).map_err(|message| AppError::invalid("organisation", message))?;
+        let audit = self
+            .audit(user, "user.profile_update", format!("user:{}", user.id), request)
+            .with_details(serde_json::json!({ "name": name.as_str(), "organisation": organisation.as_str() }));
+        Ok(self.store.update_profile(user.id, &name, &organisation, &audit).await?)
     }
 
     /// Ends one session of `user`.

@@ -3,17 +3,20 @@
 
 use std::sync::Arc;
 
-use app::auth::ssr::{AuthService, User, UserSession};
+use app::auth::ssr::{AuthService, LinkOutcome, User, UserSession, VerifiedIdentity};
+use app::email::EmailAddress;
 use app::error::AppError;
 use app::ssr::{Authenticated, request_info_from};
 use axum::Form;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
+
+use crate::oidc::{CallbackParams, OidcProviders, PendingFlow};
 
 /// Session record key of the signed-in session's id (a `user_sessions` row).
 pub const USER_SESSION_KEY: &str = "user_session";
@@ -105,10 +108,7 @@ pub async fn use_link(
         Ok(signed_in) => signed_in,
         Err(error) => return back_to_sign_in(&visitor_message(&error), None),
     };
-    match start_session(&session, &user, &user_session).await {
-        Ok(()) => after_sign_in(&user).into_response(),
-        Err(error) => back_to_sign_in(&visitor_message(&error), None),
-    }
+    finish_sign_in(&session, &user, &user_session).await
 }
 
 /// `POST /auth/signout`: ends this browser's session.
@@ -134,6 +134,122 @@ pub async fn sign_out_everywhere(State(auth): State<Arc<AuthService>>, session: 
         tracing::warn!(error = %error, "cannot delete the session record");
     }
     Redirect::to("/").into_response()
+}
+
+/// Session record key of a provider sign-in in progress.
+pub const FLOW_KEY: &str = "oidc_flow";
+/// Session record key of a provider identity waiting for the person to confirm joining it to an existing account.
+pub const PENDING_LINK_KEY: &str = "pending_link";
+
+/// A provider identity whose verified address already has an account, waiting for confirmation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingLink {
+    provider: String,
+    subject: String,
+    email: String,
+    started_at: i64,
+}
+
+/// `GET /auth/oidc/{id}/start`: sends the browser to the provider.
+pub async fn oidc_start(State(oidc): State<Arc<OidcProviders>>, Path(id): Path<String>, session: Session) -> Response {
+    let name = oidc.display_name(&id).to_owned();
+    match oidc.start(&id).await {
+        Ok((url, flow)) => match session.insert(FLOW_KEY, flow).await {
+            Ok(()) => Redirect::to(url.as_str()).into_response(),
+            Err(error) => back_to_sign_in(&visitor_message(&app::error::report_internal(&error)), None),
+        },
+        Err(error) => {
+            tracing::warn!(provider = %id, error = %app::error::cause_chain(&error), "cannot start a provider sign-in");
+            back_to_sign_in(&error.visitor_message(&name), None)
+        }
+    }
+}
+
+/// `GET /auth/oidc/{id}/callback`: the provider sends the browser back here.
+pub async fn oidc_callback(
+    State(oidc): State<Arc<OidcProviders>>,
+    State(auth): State<Arc<AuthService>>,
+    Path(id): Path<String>,
+    Query(callback): Query<CallbackParams>,
+    session: Session,
+    parts: Parts,
+) -> Response {
+    let name = oidc.display_name(&id).to_owned();
+    // One use only: a replayed callback finds no flow.
+    let flow = session.remove::<PendingFlow>(FLOW_KEY).await.ok().flatten();
+    let identity = match oidc.finish(&id, flow, &callback).await {
+        Ok(identity) => identity,
+        Err(error) => {
+            tracing::warn!(provider = %id, error = %app::error::cause_chain(&error), "provider sign-in failed");
+            return back_to_sign_in(&error.visitor_message(&name), None);
+        }
+    };
+    let request = request_info_from(&parts);
+    if let Some(current) = parts.extensions.get::<Authenticated>() {
+        let notice = match auth.link_identity(&current.user, &identity, &request).await {
+            Ok(LinkOutcome::Linked) => format!("{name} is now linked to your account."),
+            Ok(LinkOutcome::AlreadyLinked) => format!("{name} was already linked to your account."),
+            Ok(LinkOutcome::OwnedByAnother) => {
+                format!("This {name} account already belongs to another Berth account, so it was not linked.")
+            }
+            Err(error) => visitor_message(&error),
+        };
+        return to_account_with(&notice);
+    }
+    match auth.try_sign_in(&identity, &request).await {
+        Ok(Some((user, user_session, _))) => finish_sign_in(&session, &user, &user_session).await,
+        Ok(None) => {
+            let Some(email) = identity.email.as_ref() else {
+                return back_to_sign_in("Another account already uses this e-mail address.", None);
+            };
+            let pending = PendingLink {
+                provider: identity.provider.clone(),
+                subject: identity.subject.clone(),
+                email: email.as_str().to_owned(),
+                started_at: chrono::Utc::now().timestamp(),
+            };
+            if let Err(error) = session.insert(PENDING_LINK_KEY, &pending).await {
+                return back_to_sign_in(&visitor_message(&app::error::report_internal(&error)), None);
+            }
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.append_pair("provider", &name).append_pair("email", email.as_str());
+            Redirect::to(&format!("/signin/link-account?{}", query.finish())).into_response()
+        }
+        Err(error) => back_to_sign_in(&visitor_message(&error), None),
+    }
+}
+
+/// `POST /auth/oidc/link`: the person confirmed joining the provider identity to the account with its address.
+pub async fn oidc_confirm_link(State(auth): State<Arc<AuthService>>, session: Session, parts: Parts) -> Response {
+    let pending = session.remove::<PendingLink>(PENDING_LINK_KEY).await.ok().flatten();
+    let fresh = pending.filter(|pending| {
+        chrono::Utc::now().timestamp() - pending.started_at
+            < i64::try_from(crate::oidc::FLOW_LIFETIME.as_secs()).unwrap_or(900)
+    });
+    let Some(pending) = fresh else {
+        return back_to_sign_in("This sign-in expired or was not started in this browser. Please start again.", None);
+    };
+    let Ok(email) = EmailAddress::parse(&pending.email) else {
+        return back_to_sign_in("This sign-in cannot be completed. Please start again.", None);
+    };
+    let identity = VerifiedIdentity { provider: pending.provider, subject: pending.subject, email: Some(email) };
+    match auth.link_by_email_and_sign_in(&identity, &request_info_from(&parts)).await {
+        Ok((user, user_session, _)) => finish_sign_in(&session, &user, &user_session).await,
+        Err(error) => back_to_sign_in(&visitor_message(&error), None),
+    }
+}
+
+async fn finish_sign_in(session: &Session, user: &User, user_session: &UserSession) -> Response {
+    match start_session(session, user, user_session).await {
+        Ok(()) => after_sign_in(user).into_response(),
+        Err(error) => back_to_sign_in(&visitor_message(&error), None),
+    }
+}
+
+fn to_account_with(notice: &str) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("notice", notice);
+    Redirect::to(&format!("/account?{}", query.finish())).into_response()
 }
 
 /// Middleware: puts the signed-in user of the request (if any) into its extensions as [`Authenticated`], rotates

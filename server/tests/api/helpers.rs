@@ -200,10 +200,22 @@ impl TestApp {
         Self::start(db, url, TestOptions::default()).await
     }
 
+    /// Berth over a fresh database on `backend`, serving on `listener` (bound first, so that peers can be told
+    /// Berth's address before it starts).
+    pub async fn spawn_bound(backend: Backend, listener: TcpListener, options: TestOptions) -> Self {
+        let db = TestDatabase::new(backend).await;
+        let url = db.url().to_owned();
+        Self::start_on(db, &url, listener, options).await
+    }
+
     async fn start(db: TestDatabase, url: &str, options: TestOptions) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("port 0 binds");
+        Self::start_on(db, url, listener, options).await
+    }
+
+    async fn start_on(db: TestDatabase, url: &str, listener: TcpListener, options: TestOptions) -> Self {
         let files = tempfile::tempdir().expect("a temporary directory");
         let mail_dir = files.path().join("mail");
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("port 0 binds");
         let address = format!("http://{}", listener.local_addr().expect("a local address"));
         let config_file = options.config_toml.as_ref().map(|toml| {
             let path = files.path().join("berth.toml");

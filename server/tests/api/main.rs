@@ -8,6 +8,7 @@ mod accounts;
 mod binary;
 mod helpers;
 mod http;
+mod oidc;
 mod outage;
 mod peers;
 mod storage;

@@ -108,3 +108,99 @@ impl SmtpSink {
         self.messages()
     }
 }
+
+/// A user of the test provider.
+#[derive(Debug, Clone)]
+pub struct ProviderUser {
+    /// Login name on the provider's form.
+    pub username: &'static str,
+    /// Password.
+    pub password: &'static str,
+    /// Subject.
+    pub sub: &'static str,
+    /// Address.
+    pub email: &'static str,
+    /// Whether the provider vouches for the address.
+    pub email_verified: bool,
+}
+
+/// A real OpenID Connect provider (npm `oidc-provider`) on loopback with one client, Berth.
+pub struct OidcProvider {
+    /// Its issuer URL.
+    pub issuer: String,
+    _child: Child,
+}
+
+/// The client secret the test provider knows Berth by.
+pub const CLIENT_SECRET: &str = "berth-test-secret";
+
+impl OidcProvider {
+    /// Starts a provider whose client `berth` redirects to `{berth}/auth/oidc/{id}/callback`.
+    pub async fn start(berth: &str, id: &str, users: &[ProviderUser]) -> Self {
+        let users: serde_json::Map<String, serde_json::Value> = users
+            .iter()
+            .map(|user| {
+                let record = serde_json::json!({
+                    "password": user.password, "sub": user.sub, "email": user.email,
+                    "email_verified": user.email_verified, "name": user.username,
+                });
+                (user.username.to_owned(), record)
+            })
+            .collect();
+        let config = serde_json::json!({
+            "clients": [{
+                "client_id": "berth",
+                "client_secret": CLIENT_SECRET,
+                "redirect_uris": [format!("{berth}/auth/oidc/{id}/callback")],
+            }],
+            "users": users,
+        });
+        let mut command = Command::new("node");
+        command.arg(repo_root().join("end2end/peers/oidc_provider.mjs")).arg(config.to_string());
+        let (child, issuer) = start_peer(command, "OpenID Connect provider").await;
+        Self { issuer, _child: child }
+    }
+
+    /// The `[[oidc_providers]]` table that points Berth at this provider as `id`.
+    pub fn config_toml(&self, id: &str, name: &str) -> String {
+        format!(
+            "[[oidc_providers]]\nid = \"{id}\"\ndisplay_name = \"{name}\"\nissuer_url = \"{}\"\nclient_id = \
+             \"berth\"\nclient_secret = \"{CLIENT_SECRET}\"\n",
+            self.issuer
+        )
+    }
+
+    /// Logs in on the provider's own form as a browser would, starting from `authorize_url`; returns the URL the
+    /// provider sends the browser back to.
+    pub async fn login(&self, authorize_url: &str, username: &str, password: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .cookie_store(true)
+            .build()
+            .expect("a client");
+        let absolute = |location: &str| {
+            if location.starts_with("http") { location.to_owned() } else { format!("{}{location}", self.issuer) }
+        };
+        let mut url = authorize_url.to_owned();
+        for _ in 0..10 {
+            let response = client.get(&url).send().await.expect("the provider answers");
+            let location = response.headers().get("location").map(|value| value.to_str().unwrap().to_owned());
+            let Some(location) = location else { panic!("the provider answered {} at {url}", response.status()) };
+            if !location.starts_with(&self.issuer) && location.starts_with("http") {
+                return location;
+            }
+            url = absolute(&location);
+            if let Some(uid) = url.strip_prefix(&format!("{}/interaction/", self.issuer)) {
+                let response = client
+                    .post(format!("{}/interaction/{uid}/login", self.issuer))
+                    .form(&[("username", username), ("password", password)])
+                    .send()
+                    .await
+                    .expect("the login form answers");
+                let location = response.headers().get("location").map(|value| value.to_str().unwrap().to_owned());
+                url = absolute(&location.unwrap_or_else(|| panic!("login refused: {}", response.status())));
+            }
+        }
+        panic!("the provider did not send the browser back")
+    }
+}
