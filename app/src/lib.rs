@@ -2,6 +2,7 @@
 //! sides share, and the server functions that connect them.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod auth;
 pub mod components;
 pub mod email;
@@ -59,6 +60,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view=auth::LinkAccountPage/>
                     <Route path=StaticSegment("signup") view=auth::SignUpPage/>
                     <Route path=StaticSegment("account") view=auth::AccountPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=admin::AdminHomePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::AdminAuditPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

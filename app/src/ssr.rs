@@ -70,6 +70,13 @@ pub fn signed_in() -> Result<(AppState, Authenticated, RequestInfo), AppError> {
     Ok((state, auth, request_info()))
 }
 
+/// Like [`signed_in`], for admins only: answers 403 to other users.
+pub fn signed_in_admin() -> Result<(AppState, Authenticated, RequestInfo), AppError> {
+    let (state, auth, request) = signed_in()?;
+    crate::auth::ssr::require_admin(&auth.user).map_err(respond_with_error)?;
+    Ok((state, auth, request))
+}
+
 /// The account page's data.
 pub async fn account_view(state: &AppState, auth: &Authenticated) -> Result<AccountView, AppError> {
     let store = state.auth.store();

@@ -74,6 +74,27 @@ pub enum Command {
     Serve,
     /// Check the configuration, print it with secrets hidden, and exit.
     CheckConfig,
+    /// Manage administrators from the command line (the account must have signed in once).
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+/// `berth admin …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminAction {
+    /// Give the account with this e-mail address the admin role.
+    Grant {
+        /// The account's e-mail address.
+        email: String,
+    },
+    /// Take the admin role away from the account with this e-mail address.
+    Revoke {
+        /// The account's e-mail address.
+        email: String,
+    },
 }
 
 /// Settings as given on the command line or in the environment; each `None` falls back to the file, then the default.

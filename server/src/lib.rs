@@ -2,6 +2,7 @@
 //! the Leptos app in the `app` crate.
 #![forbid(unsafe_code)]
 
+pub mod admin_cli;
 pub mod config;
 pub mod http;
 pub mod jobs;

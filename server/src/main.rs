@@ -20,6 +20,10 @@ fn main() -> ExitCode {
         println!("{config:#?}");
         return ExitCode::SUCCESS;
     }
+    let admin_action = match cli.command {
+        Some(Command::Admin { action }) => Some(action),
+        _ => None,
+    };
     if let Err(error) = telemetry::init(&config.log) {
         eprintln!("berth: cannot set up logging: {error}");
         return ExitCode::FAILURE;
@@ -31,6 +35,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(action) = admin_action {
+        return match runtime.block_on(server::admin_cli::run(&config, &action)) {
+            Ok(message) => {
+                println!("berth: {message}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("berth: {}", app::error::cause_chain(&error));
+                ExitCode::FAILURE
+            }
+        };
+    }
     match runtime.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

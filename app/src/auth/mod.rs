@@ -329,6 +329,7 @@ pub fn ViewerMenu() -> impl IntoView {
             {move || Suspend::new(async move {
                 match viewer.await {
                     Ok(Some(viewer)) => view! {
+                        {(viewer.role == model::Role::Admin).then(|| view! { <a href="/admin" class="viewer">"Admin"</a> })}
                         <a href="/account" class="viewer">{viewer.display_name.or(viewer.email).unwrap_or_else(|| "Account".into())}</a>
                         <form method="post" action="/auth/signout" class="inline">
                             <button type="submit" class="link-button">"Sign out"</button>

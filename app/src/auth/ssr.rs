@@ -569,6 +569,64 @@ impl AuthService {
         Ok(self.store.update_profile(user.id, &name, &organisation, &audit).await?)
     }
 
+    /// Users for the admins' list, newest first.
+    pub async fn users(&self, admin: &User) -> Result<Vec<UserSummary>, AppError> {
+        require_admin(admin)?;
+        Ok(self.store.users(500).await?.iter().map(User::summary).collect())
+    }
+
+    /// Grants or revokes the admin role. Admins cannot change their own role, so that nobody locks the last admin
+    /// out by accident.
+    pub async fn set_role(
+        &self,
+        admin: &User,
+        user_id: i64,
+        role: Role,
+        request: &RequestInfo,
+    ) -> Result<bool, AppError> {
+        require_admin(admin)?;
+        if admin.id == user_id {
+            return Err(AppError::invalid("role", "You cannot change your own role. Ask another admin."));
+        }
+        let target = self.store.user(user_id).await?.ok_or(AppError::NotFound)?;
+        let action = if role == Role::Admin { "user.role_grant" } else { "user.role_revoke" };
+        let audit = self.audit(admin, action, format!("user:{}", target.id), request).with_details(
+            serde_json::json!({ "role": role.as_str(), "from": target.role.as_str(), "email": target.audit_name() }),
+        );
+        Ok(self.store.set_role(target.id, role, &audit).await?)
+    }
+
+    /// Disables an account (ending all its sessions) or enables it again.
+    pub async fn set_disabled(
+        &self,
+        admin: &User,
+        user_id: i64,
+        disabled: bool,
+        request: &RequestInfo,
+    ) -> Result<bool, AppError> {
+        require_admin(admin)?;
+        if admin.id == user_id {
+            return Err(AppError::invalid("disabled", "You cannot disable your own account."));
+        }
+        let target = self.store.user(user_id).await?.ok_or(AppError::NotFound)?;
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        let audit = self
+            .audit(admin, action, format!("user:{}", target.id), request)
+            .with_details(serde_json::json!({ "email": target.audit_name() }));
+        Ok(self.store.set_disabled(target.id, disabled, &audit).await?)
+    }
+
+    /// Audit rows matching `filter`, newest first, a page at a time.
+    pub async fn audit_entries(&self, admin: &User, filter: &AuditFilter) -> Result<Vec<AuditRecord>, AppError> {
+        require_admin(admin)?;
+        if let (Some(since), Some(until)) = (filter.since, filter.until)
+            && since >= until
+        {
+            return Err(AppError::invalid("until", "The end must be after the start."));
+        }
+        Ok(self.store.audit_entries(filter, AUDIT_PAGE).await?)
+    }
+
     /// Ends one session of `user`.
     pub async fn end_session(&self, user: &User, session_id: &str, request: &RequestInfo) -> Result<bool, AppError> {
         let audit = self.audit(user, "session.end", format!("user:{}", user.id), request);
@@ -600,6 +658,14 @@ impl NewAuditEntry {
     pub fn with_details(self, details: serde_json::Value) -> Self {
         Self { details, ..self }
     }
+}
+
+/// Rows per page of the audit view.
+pub const AUDIT_PAGE: u32 = 100;
+
+/// Refuses anyone but an admin.
+pub fn require_admin(user: &User) -> Result<(), AppError> {
+    if user.role == Role::Admin { Ok(()) } else { Err(AppError::Forbidden) }
 }
 
 fn capitalise(text: &str) -> String {
