@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+use app::auth::model::{AuditFilter, Role};
+use app::auth::ssr::{NewAuditEntry, OutgoingMail, SignInOutcome, UserSession, VerifiedIdentity};
+use app::email::EmailAddress;
 use app::error::StoreError;
 use app::status::model::{Health, IssueStatus, MaturityIndicator, RatedValue, ServiceSummary, WorkArea};
 use app::status::ssr::{KnownIssueSeed, StatusSeed};
@@ -21,7 +24,206 @@ on_both_backends!(
     migrations_are_idempotent,
     expired_sessions_are_deleted_and_live_ones_kept,
     a_closed_store_reports_unavailable,
+    a_sign_in_link_is_used_at_most_once_even_when_raced,
+    jobs_are_leased_retried_after_their_backoff_and_taken_over_after_a_crash,
+    concurrent_runners_never_claim_the_same_job,
+    sign_in_finds_links_or_refuses_identities_by_address,
+    the_audit_filter_combines_actor_action_and_time,
 );
+
+fn mail_to(address: &str) -> OutgoingMail {
+    OutgoingMail {
+        recipient: EmailAddress::parse(address).unwrap(),
+        subject: "s".into(),
+        text_body: "t".into(),
+        html_body: "<p>h</p>".into(),
+    }
+}
+
+fn audit(action: &str, actor: &str, at: chrono::DateTime<Utc>) -> NewAuditEntry {
+    NewAuditEntry {
+        at,
+        actor_id: None,
+        actor: actor.into(),
+        action: action.into(),
+        target: "test".into(),
+        ip: Some("127.0.0.1".into()),
+        details: serde_json::json!({}),
+    }
+}
+
+async fn queue_link(store: &dyn server::storage::Store, hash: &str, address: &str) {
+    let now = Utc::now();
+    let email = EmailAddress::parse(address).unwrap();
+    let entry = audit("sign_in_link.request", "anonymous", now);
+    store
+        .create_sign_in_link(hash, &email, now + chrono::Duration::minutes(15), &mail_to(address), &entry)
+        .await
+        .unwrap();
+}
+
+async fn a_sign_in_link_is_used_at_most_once_even_when_raced(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    queue_link(store.as_ref(), "hash-1", "race@example.org").await;
+    let attempts = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.consume_sign_in_link("hash-1", Utc::now()).await.unwrap() })
+    });
+    let used: Vec<_> = futures_util::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(used.iter().flatten().count(), 1, "exactly one of eight racing uses succeeds: {used:?}");
+    assert_eq!(used.iter().flatten().next().unwrap().as_str(), "race@example.org");
+    assert!(store.consume_sign_in_link("no-such-hash", Utc::now()).await.unwrap().is_none());
+}
+
+async fn jobs_are_leased_retried_after_their_backoff_and_taken_over_after_a_crash(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    queue_link(store.as_ref(), "hash-2", "jobs@example.org").await;
+    let now = Utc::now();
+    let job = store.claim_job(now).await.unwrap().expect("the mail job is due");
+    assert_eq!((job.attempts, job.payload.is_ok()), (1, true));
+    assert!(store.claim_job(now).await.unwrap().is_none(), "a leased job is not handed out twice");
+
+    // The runner died: once the lease runs out, another takes the job over.
+    let lease = chrono::Duration::from_std(server::jobs::LEASE).unwrap();
+    let later = now + lease + chrono::Duration::seconds(1);
+    let again = store.claim_job(later).await.unwrap().expect("taken over after the lease");
+    assert_eq!((again.id, again.attempts), (job.id, 2));
+
+    store.fail_job(job.id, "smtp down", Some(later + chrono::Duration::seconds(10)), later).await.unwrap();
+    assert!(
+        store.claim_job(later + chrono::Duration::seconds(5)).await.unwrap().is_none(),
+        "not before its retry time"
+    );
+    let retried = store.claim_job(later + chrono::Duration::seconds(11)).await.unwrap().expect("due again");
+    assert_eq!(retried.attempts, 3);
+
+    let server::jobs::JobPayload::SendMail { outbox_id } = retried.payload.unwrap();
+    let message = store.outbox_message(outbox_id).await.unwrap().unwrap();
+    assert_eq!((message.recipient.as_str(), message.sent_at), ("jobs@example.org", None));
+    store.mark_mail_sent(outbox_id, retried.id, Utc::now()).await.unwrap();
+    assert!(store.outbox_message(outbox_id).await.unwrap().unwrap().sent_at.is_some());
+    assert_eq!(store.pending_jobs().await.unwrap(), 0);
+    assert!(store.claim_job(later + chrono::Duration::hours(1)).await.unwrap().is_none(), "done jobs stay done");
+}
+
+async fn concurrent_runners_never_claim_the_same_job(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    for n in 0..20 {
+        queue_link(store.as_ref(), &format!("hash-c{n}"), &format!("c{n}@example.org")).await;
+    }
+    let runners = (0..4).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            while let Some(job) = store.claim_job(Utc::now()).await.unwrap() {
+                claimed.push(job.id);
+            }
+            claimed
+        })
+    });
+    let mut ids: Vec<i64> =
+        futures_util::future::join_all(runners).await.into_iter().flat_map(Result::unwrap).collect();
+    ids.sort_unstable();
+    let total = ids.len();
+    ids.dedup();
+    assert_eq!((total, ids.len()), (20, 20), "every job claimed exactly once");
+}
+
+async fn sign_in_finds_links_or_refuses_identities_by_address(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let now = Utc::now();
+    let session = |id: &str| UserSession {
+        id: id.into(),
+        user_id: 0,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        ip: None,
+        user_agent: None,
+    };
+    let email = EmailAddress::parse("same@example.org").unwrap();
+    let by_link =
+        VerifiedIdentity { provider: "email".into(), subject: email.as_str().into(), email: Some(email.clone()) };
+    let entry = audit("user.sign_in", "same@example.org", now);
+    let SignInOutcome::SignedIn { user, created } =
+        store.sign_in(&by_link, false, &session("s1"), &entry).await.unwrap()
+    else {
+        panic!("signed in")
+    };
+    assert!(created && user.role == Role::User);
+
+    let provider = VerifiedIdentity { provider: "idp".into(), subject: "42".into(), email: Some(email.clone()) };
+    let outcome = store.sign_in(&provider, false, &session("s2"), &entry).await.unwrap();
+    assert_eq!(outcome, SignInOutcome::EmailTaken, "a provider cannot take over an account by its address");
+    assert!(store.user_session("s2").await.unwrap().is_none(), "and nothing of that attempt is kept");
+
+    let SignInOutcome::SignedIn { user: again, created } =
+        store.sign_in(&by_link, true, &session("s3"), &entry).await.unwrap()
+    else {
+        panic!("signed in")
+    };
+    assert_eq!((again.id, created, again.role), (user.id, false, Role::Admin), "admins from the config are promoted");
+    assert_eq!(store.user_sessions(user.id).await.unwrap().len(), 2);
+
+    assert!(store.set_disabled(user.id, true, &entry).await.unwrap());
+    assert!(!store.set_disabled(user.id, true, &entry).await.unwrap(), "no change, no audit row");
+    assert!(store.user_sessions(user.id).await.unwrap().is_empty(), "disabling ends every session");
+    assert_eq!(store.sign_in(&by_link, false, &session("s4"), &entry).await.unwrap(), SignInOutcome::Disabled);
+}
+
+async fn the_audit_filter_combines_actor_action_and_time(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let base = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
+    for (n, (action, actor)) in [
+        ("user.sign_in", "a@x.org"),
+        ("user.role_grant", "b@x.org"),
+        ("user.sign_in", "b@x.org"),
+        ("x_y.z", "c%@x.org"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store.record_audit(&audit(action, actor, base + chrono::Duration::days(n as i64))).await.unwrap();
+    }
+    let find = |filter: AuditFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .audit_entries(&filter, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|row| row.action + "/" + &row.actor)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(find(AuditFilter::default()).await.len(), 4);
+    assert_eq!(
+        find(AuditFilter { actor: Some("b@".into()), ..Default::default() }).await,
+        ["user.sign_in/b@x.org", "user.role_grant/b@x.org"]
+    );
+    assert_eq!(find(AuditFilter { action: Some("user.sign".into()), ..Default::default() }).await.len(), 2);
+    assert_eq!(find(AuditFilter { action: Some("x_".into()), ..Default::default() }).await, ["x_y.z/c%@x.org"]);
+    assert_eq!(
+        find(AuditFilter { actor: Some("%".into()), ..Default::default() }).await,
+        ["x_y.z/c%@x.org"],
+        "literal %"
+    );
+    let window = AuditFilter {
+        since: Some(base + chrono::Duration::days(1)),
+        until: Some(base + chrono::Duration::days(3)),
+        ..Default::default()
+    };
+    assert_eq!(find(window).await, ["user.sign_in/b@x.org", "user.role_grant/b@x.org"]);
+    let newest = store.audit_entries(&AuditFilter::default(), 1).await.unwrap();
+    let older = find(AuditFilter { before_id: Some(newest[0].id), ..Default::default() }).await;
+    assert_eq!(older.len(), 3, "paging by row id");
+}
 
 fn custom_seed() -> StatusSeed {
     let rated = |value: &str, state| RatedValue { value: value.to_owned(), state };
