@@ -194,7 +194,7 @@ pub fn AdminAuditPage() -> impl IntoView {
             before: query.get("before").and_then(|before| before.parse().ok()),
         }
     };
-    let rows = Resource::new_blocking(current, |query| get_audit(query));
+    let rows = Resource::new_blocking(current, get_audit);
     let field_error =
         move |field: &'static str| move || rows.get().and_then(Result::err).and_then(|error| error.for_field(field));
     view! {

@@ -98,7 +98,7 @@ pub fn SignInPage() -> impl IntoView {
                             <h2 id="providers-heading">"With your organisation's account"</h2>
                             <ul class="providers">
                                 {list.into_iter().map(|provider| view! {
-                                    <li><a class="button" href=format!("/auth/oidc/{}/start", provider.id)>
+                                    <li><a class="button" rel="external" href=format!("/auth/oidc/{}/start", provider.id)>
                                         {format!("Sign in with {}", provider.display_name)}
                                     </a></li>
                                 }).collect_view()}
@@ -282,7 +282,7 @@ fn AccountDetails(
                 <p>"Add another way to sign in:"</p>
                 <ul class="providers">
                     {unlinked.into_iter().map(|provider| view! {
-                        <li><a class="button" href=format!("/auth/oidc/{}/start", provider.id)>
+                        <li><a class="button" rel="external" href=format!("/auth/oidc/{}/start", provider.id)>
                             {format!("Link {}", provider.display_name)}
                         </a></li>
                     }).collect_view()}

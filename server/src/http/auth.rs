@@ -151,8 +151,18 @@ pub struct PendingLink {
 }
 
 /// `GET /auth/oidc/{id}/start`: sends the browser to the provider.
-pub async fn oidc_start(State(oidc): State<Arc<OidcProviders>>, Path(id): Path<String>, session: Session) -> Response {
+pub async fn oidc_start(
+    State(oidc): State<Arc<OidcProviders>>,
+    State(auth): State<Arc<AuthService>>,
+    Path(id): Path<String>,
+    session: Session,
+    parts: Parts,
+) -> Response {
     let name = oidc.display_name(&id).to_owned();
+    // Each start counts as a sign-in attempt from this address.
+    if let Err(error) = auth.check_rate(&request_info_from(&parts), None) {
+        return back_to_sign_in(&visitor_message(&error), None);
+    }
     match oidc.start(&id).await {
         Ok((url, flow)) => match session.insert(FLOW_KEY, flow).await {
             Ok(()) => Redirect::to(url.as_str()).into_response(),

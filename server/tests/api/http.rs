@@ -144,7 +144,7 @@ async fn the_atom_feed_is_valid_and_lists_known_issues(backend: Backend) {
     assert_eq!(feed.entries().len(), 1);
     let entry = &feed.entries()[0];
     assert_eq!(entry.title().as_str(), "Clusters take a long time to deploy");
-    assert!(entry.id().starts_with("http://127.0.0.1:3000/status#issue-"), "{}", entry.id());
+    assert!(entry.id().starts_with(&format!("{}/status#issue-", app.address)), "{}", entry.id());
     assert!(entry.links().iter().any(|link| link.href().ends_with(&format!("/status#issue-{}", 1))));
 }
 
