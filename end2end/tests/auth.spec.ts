@@ -68,7 +68,7 @@ test("signing up with an e-mail link creates the account and shows it", async ({
   await signUpByEmail(page, address, "Ada Lovelace");
   await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
   await expect(page.getByLabel("Name")).toHaveValue("Ada Lovelace");
-  await expect(page.getByText(address, { exact: true })).toBeVisible();
+  await expect(page.getByRole("main").getByText(address, { exact: true })).toBeVisible();
   await expect(page.getByText(/version 2026-11, accepted/)).toBeVisible();
   await expect(page.getByText("(this browser)")).toBeVisible();
   await expectSignedInAs(page, "Ada Lovelace");

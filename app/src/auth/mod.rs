@@ -323,7 +323,9 @@ fn AccountDetails(
 /// The header's sign-in link, or the signed-in user with a sign-out button.
 #[component]
 pub fn ViewerMenu() -> impl IntoView {
-    let viewer = Resource::new_blocking(|| (), |()| get_viewer());
+    // Asked again after each navigation: completing sign-up or editing the profile changes what it shows.
+    let pathname = leptos_router::hooks::use_location().pathname;
+    let viewer = Resource::new_blocking(move || pathname.get(), |_| get_viewer());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

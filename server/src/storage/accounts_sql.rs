@@ -115,6 +115,20 @@ macro_rules! impl_account_store {
                 Ok(())
             }
 
+            /// The rows `sql` selects for `user_id` (its only parameter), converted.
+            async fn rows_of_user<R, T>(&self, sql: &'static str, user_id: i64) -> Result<Vec<T>, app::error::StoreError>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                T: From<R>,
+            {
+                let rows = sqlx::query_as::<_, R>(sql)
+                    .bind(user_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(rows.into_iter().map(T::from).collect())
+            }
+
             async fn load_user(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 user_id: i64,
@@ -393,28 +407,16 @@ macro_rules! impl_account_store {
                 &self,
                 user_id: i64,
             ) -> Result<Vec<app::auth::ssr::UserSession>, app::error::StoreError> {
-                let rows = sqlx::query_as::<_, $crate::storage::rows::UserSessionRow>(
-                    $crate::storage::accounts_sql::SELECT_USER_SESSIONS,
-                )
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::storage::store_error)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                use $crate::storage::{accounts_sql::SELECT_USER_SESSIONS, rows::UserSessionRow};
+                self.rows_of_user::<UserSessionRow, _>(SELECT_USER_SESSIONS, user_id).await
             }
 
             async fn identities(
                 &self,
                 user_id: i64,
             ) -> Result<Vec<app::auth::ssr::IdentityRecord>, app::error::StoreError> {
-                let rows = sqlx::query_as::<_, $crate::storage::rows::IdentityRow>(
-                    $crate::storage::accounts_sql::SELECT_IDENTITIES,
-                )
-                .bind(user_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err($crate::storage::store_error)?;
-                Ok(rows.into_iter().map(Into::into).collect())
+                use $crate::storage::{accounts_sql::SELECT_IDENTITIES, rows::IdentityRow};
+                self.rows_of_user::<IdentityRow, _>(SELECT_IDENTITIES, user_id).await
             }
 
             async fn user_by_email(

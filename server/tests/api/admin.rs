@@ -165,13 +165,7 @@ async fn the_audit_view_filters_by_actor_action_and_time(backend: Backend) {
 async fn the_audit_trail_cannot_be_changed_or_deleted(backend: Backend) {
     let (app, _admin) = admin_app(backend).await;
     for statement in ["UPDATE audit_log SET actor = 'nobody'", "DELETE FROM audit_log"] {
-        let refused = if app.db.url().starts_with("postgres") {
-            let pool = sqlx::PgPool::connect(app.db.url()).await.unwrap();
-            sqlx::query(statement).execute(&pool).await.err()
-        } else {
-            let pool = sqlx::SqlitePool::connect(app.db.url()).await.unwrap();
-            sqlx::query(statement).execute(&pool).await.err()
-        };
+        let refused = crate::on_test_pool!(app.db.url(), |pool| sqlx::query(statement).execute(&pool).await.err());
         let refused = refused.unwrap_or_else(|| panic!("{statement} should fail"));
         assert!(refused.to_string().contains("append-only"), "{refused}");
     }

@@ -167,6 +167,25 @@ pub struct TestOptions {
     pub config_toml: Option<String>,
 }
 
+/// Runs `$body` with `$pool` bound to a fresh pool of the backend `$url` names, then closes it.
+#[macro_export]
+macro_rules! on_test_pool {
+    ($url:expr, |$pool:ident| $body:expr) => {{
+        let url = $url;
+        if url.starts_with("postgres") {
+            let $pool = sqlx::PgPool::connect(url).await.expect("the database");
+            let result = $body;
+            $pool.close().await;
+            result
+        } else {
+            let $pool = sqlx::SqlitePool::connect(url).await.expect("the database");
+            let result = $body;
+            $pool.close().await;
+            result
+        }
+    }};
+}
+
 /// A running Berth on port 0.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -601,39 +620,19 @@ impl TestApp {
 
     /// Runs one SQL statement on the app's database (to move time, or to look behind the app's back).
     pub async fn execute(&self, sql: &str) -> u64 {
-        if self.db.url().starts_with("postgres") {
-            let pool = sqlx::PgPool::connect(self.db.url()).await.expect("the database");
-            let done = sqlx::query(sql).execute(&pool).await.expect("the statement runs").rows_affected();
-            pool.close().await;
-            done
-        } else {
-            let pool = sqlx::SqlitePool::connect(self.db.url()).await.expect("the database");
-            let done = sqlx::query(sql).execute(&pool).await.expect("the statement runs").rows_affected();
-            pool.close().await;
-            done
-        }
+        crate::on_test_pool!(self.db.url(), |pool| sqlx::query(sql)
+            .execute(&pool)
+            .await
+            .expect("the statement runs")
+            .rows_affected())
     }
 
     /// The first column of the first row of `sql`, as text.
     pub async fn scalar(&self, sql: &str) -> Option<String> {
-        if self.db.url().starts_with("postgres") {
-            let pool = sqlx::PgPool::connect(self.db.url()).await.expect("the database");
-            let value: Option<String> = sqlx::query_scalar::<_, Option<String>>(sql)
-                .fetch_optional(&pool)
-                .await
-                .expect("the query runs")
-                .flatten();
-            pool.close().await;
-            value
-        } else {
-            let pool = sqlx::SqlitePool::connect(self.db.url()).await.expect("the database");
-            let value: Option<String> = sqlx::query_scalar::<_, Option<String>>(sql)
-                .fetch_optional(&pool)
-                .await
-                .expect("the query runs")
-                .flatten();
-            pool.close().await;
-            value
-        }
+        crate::on_test_pool!(self.db.url(), |pool| sqlx::query_scalar::<_, Option<String>>(sql)
+            .fetch_optional(&pool)
+            .await
+            .expect("the query runs")
+            .flatten())
     }
 }
