@@ -129,6 +129,25 @@ mod tests {
         assert!(!same_site("garbage", &site, Some("garbage")));
     }
 
+    async fn headers_for(base_url: &str) -> axum::http::HeaderMap {
+        use tower::ServiceExt as _;
+        let site = SiteOrigin::new(&Url::parse(base_url).unwrap());
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(|| async { "hello" }))
+            .layer(axum::middleware::from_fn_with_state(site, headers));
+        let request = axum::http::Request::get("/").body(axum::body::Body::empty()).unwrap();
+        app.oneshot(request).await.unwrap().headers().clone()
+    }
+
+    #[tokio::test]
+    async fn hsts_is_sent_only_when_the_site_is_https() {
+        let https = headers_for("https://berth.example.org").await;
+        assert_eq!(https["strict-transport-security"], "max-age=63072000; includeSubDomains");
+        assert_eq!(https["content-security-policy"], DEFAULT_CSP);
+        assert_eq!(https["x-frame-options"], "DENY");
+        assert!(headers_for("http://127.0.0.1:3000").await.get("strict-transport-security").is_none());
+    }
+
     #[test]
     fn the_page_policy_carries_the_nonce_and_forbids_framing() {
         let csp = page_csp("abc");
