@@ -41,6 +41,7 @@ const KNOWN_ENV: &[&str] = &[
     "BERTH_STATUS_REFRESH_SECONDS",
     "BERTH_MAIL_URL",
     "BERTH_MAIL_FROM",
+    "BERTH_MAIL_CA_FILE",
     "BERTH_SESSION_IDLE_MINUTES",
     "BERTH_SESSION_LIFETIME_HOURS",
 ];
@@ -152,6 +153,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "BERTH_MAIL_FROM", value_name = "MAILBOX", global = true)]
     pub mail_from: Option<String>,
 
+    /// PEM file with extra root certificates to trust for the SMTP server's TLS certificate, besides the usual
+    /// public ones (for a relay with a certificate from an internal CA). [default: none]
+    #[arg(long, env = "BERTH_MAIL_CA_FILE", value_name = "FILE", global = true)]
+    pub mail_ca_file: Option<PathBuf>,
+
     /// Minutes without a request after which a signed-in session ends (5 to 43200). [default: 480]
     #[arg(long, env = "BERTH_SESSION_IDLE_MINUTES", value_name = "MINUTES", global = true)]
     pub session_idle_minutes: Option<u64>,
@@ -185,6 +191,7 @@ struct FileSettings {
     status_refresh_seconds: Option<u64>,
     mail_url: Option<String>,
     mail_from: Option<String>,
+    mail_ca_file: Option<PathBuf>,
     session_idle_minutes: Option<u64>,
     session_lifetime_hours: Option<u64>,
     #[serde(default)]
@@ -233,6 +240,8 @@ pub struct MailSettings {
     pub url: MailUrl,
     /// Sender.
     pub from: lettre::message::Mailbox,
+    /// Extra trusted root certificates (PEM) for SMTP over TLS.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Signed-in session timeouts.
@@ -511,7 +520,7 @@ impl Config {
             log: LogSettings { filter, format },
             admin_emails,
             status_refresh,
-            mail: MailSettings { url: mail_url, from: mail_from },
+            mail: MailSettings { url: mail_url, from: mail_from, ca_file: args.mail_ca_file.or(file.mail_ca_file) },
             sessions,
             oidc_providers,
         })
@@ -811,6 +820,7 @@ mod tests {
             "--status-refresh-seconds",
             "--mail-url",
             "--mail-from",
+            "--mail-ca-file",
             "--session-idle-minutes",
             "--session-lifetime-hours",
             "--config",

@@ -9,10 +9,10 @@ use app::email::EmailAddress;
 use askama::Template;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::{MailUrl, SmtpSecurity};
+use crate::config::{MailSettings, MailUrl, SmtpSecurity};
 use crate::jobs::OutboxMessage;
 
 /// How long one SMTP conversation may take.
@@ -72,6 +72,15 @@ pub enum MailSetupError {
         #[source]
         source: lettre::transport::smtp::Error,
     },
+    /// The extra root certificates cannot be read or are not PEM certificates.
+    #[error("cannot use the certificates in {path} (mail-ca-file)")]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The mail directory cannot be created.
     #[error("cannot create the mail directory {path}")]
     Directory {
@@ -84,15 +93,25 @@ pub enum MailSetupError {
 }
 
 impl Mailer {
-    /// A mailer for `url`, sending as `from`. Creates the mail directory when that is the transport.
-    pub fn new(url: &MailUrl, from: Mailbox, base_url: &url::Url) -> Result<Self, MailSetupError> {
-        let transport = match url {
+    /// A mailer for `settings`. Creates the mail directory when that is the transport.
+    pub fn new(settings: &MailSettings, base_url: &url::Url) -> Result<Self, MailSetupError> {
+        let transport = match &settings.url {
             MailUrl::Smtp { host, port, security, credentials } => {
                 let tls_error = |source| MailSetupError::Tls { host: host.clone(), source };
+                let mut parameters = TlsParameters::builder(host.clone());
+                if let Some(path) = &settings.ca_file {
+                    let ca_error = |source: Box<dyn std::error::Error + Send + Sync>| MailSetupError::CaFile {
+                        path: path.clone(),
+                        source,
+                    };
+                    let pem = std::fs::read(path).map_err(|error| ca_error(Box::new(error)))?;
+                    let certificate = Certificate::from_pem(&pem).map_err(|error| ca_error(Box::new(error)))?;
+                    parameters = parameters.add_root_certificate(certificate);
+                }
                 let tls = match security {
                     SmtpSecurity::None => Tls::None,
-                    SmtpSecurity::StartTls => Tls::Required(TlsParameters::new(host.clone()).map_err(tls_error)?),
-                    SmtpSecurity::Tls => Tls::Wrapper(TlsParameters::new(host.clone()).map_err(tls_error)?),
+                    SmtpSecurity::StartTls => Tls::Required(parameters.build().map_err(tls_error)?),
+                    SmtpSecurity::Tls => Tls::Wrapper(parameters.build().map_err(tls_error)?),
                 };
                 let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
                     .port(*port)
@@ -110,7 +129,7 @@ impl Mailer {
             }
         };
         let message_id_domain = base_url.host_str().unwrap_or("berth.invalid").to_owned();
-        Ok(Self { transport, from, message_id_domain })
+        Ok(Self { transport, from: settings.from.clone(), message_id_domain })
     }
 
     /// Delivers one outbox message.

@@ -117,7 +117,7 @@ impl Application {
         let store = storage::open(&config.database_url).await?;
         tracing::info!(backend = store.backend().as_str(), database = %config.database_url, "database ready");
         seed::seed_status(store.as_ref()).await.map_err(StartupError::Seed)?;
-        let mailer = Arc::new(Mailer::new(&config.mail.url, config.mail.from.clone(), &config.base_url)?);
+        let mailer = Arc::new(Mailer::new(&config.mail, &config.base_url)?);
         if let crate::config::MailUrl::Directory(dir) = &config.mail.url {
             tracing::info!(directory = %dir.display(), "mail is written to a directory, not sent");
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::helpers::{Backend, Browser, TestApp, TestOptions, eventually, location};
 use crate::on_both_backends;
-use crate::peers::SmtpSink;
+use crate::peers::{SmtpSink, TestCertificates};
 
 on_both_backends!(
     an_email_link_arrives_over_smtp_and_works_once,
@@ -106,6 +106,36 @@ async fn mail_queued_while_smtp_is_down_is_delivered_when_it_is_back(backend: Ba
     assert!(app.scalar("SELECT CASE WHEN sent_at IS NOT NULL THEN 'sent' END FROM outbox").await.is_some());
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(sink.messages().len(), 1, "delivered exactly once");
+}
+
+/// Mail over STARTTLS with a login, to a server whose certificate comes from a CA Berth is told to trust; and no
+/// mail at all to the same server when Berth does not trust it. (Delivery does not depend on the database, so this
+/// runs on SQLite only.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_over_starttls_with_a_login_and_only_to_a_trusted_certificate() {
+    let certificates = TestCertificates::new();
+    let (cert, key) = (certificates.cert.display().to_string(), certificates.key.display().to_string());
+    let sink = SmtpSink::start_with(&["--tls", &cert, &key, "--auth", "berth:s3cret pass"]).await;
+    let mail_url = format!("smtp://berth:s3cret%20pass@127.0.0.1:{}", sink.port);
+
+    let untrusting = TestOptions { mail_url: Some(mail_url.clone()), ..Default::default() };
+    let app = TestApp::spawn_with(Backend::Sqlite, untrusting).await;
+    app.browser().post("/auth/email", &[("email", "tls@example.org")]).await;
+    let failed = eventually(Duration::from_secs(10), || async {
+        app.scalar("SELECT last_error FROM jobs").await.is_some_and(|error| error.contains("certificate"))
+    })
+    .await;
+    assert!(failed, "an unknown certificate is refused: {:?}", app.scalar("SELECT last_error FROM jobs").await);
+    assert!(sink.messages().is_empty());
+
+    let trusting =
+        TestOptions { mail_url: Some(mail_url), mail_ca_file: Some(certificates.ca.clone()), ..Default::default() };
+    let app = TestApp::spawn_with(Backend::Sqlite, trusting).await;
+    app.browser().post("/auth/email", &[("email", "tls@example.org")]).await;
+    let mail = sink.wait_for(1, Duration::from_secs(10)).await.remove(0);
+    assert_eq!(mail["tls"], true, "STARTTLS was used");
+    assert_eq!(mail["authenticated"], true, "the login was accepted");
+    assert_eq!(mail["rcpt_tos"], serde_json::json!(["tls@example.org"]));
 }
 
 async fn an_expired_link_is_refused(backend: Backend) {

@@ -161,6 +161,8 @@ fn with_database(server: &str, name: &str) -> String {
 pub struct TestOptions {
     /// Mail transport; default a temporary mail directory ([`TestApp::mail_dir`]).
     pub mail_url: Option<String>,
+    /// Extra root certificates for SMTP over TLS.
+    pub mail_ca_file: Option<PathBuf>,
     /// Administrators by address.
     pub admin_emails: Vec<String>,
     /// Extra TOML for the settings file (e.g. `[[oidc_providers]]` tables).
@@ -245,6 +247,7 @@ impl TestApp {
             config: config_file,
             base_url: Some(address.clone()),
             mail_url: Some(options.mail_url.clone().unwrap_or_else(|| format!("file:{}", mail_dir.display()))),
+            mail_ca_file: options.mail_ca_file.clone(),
             admin_emails: Some(options.admin_emails.clone()),
             ..test_args(url)
         })

@@ -53,19 +53,26 @@ pub struct SmtpSink {
     pub port: u16,
     dir: tempfile::TempDir,
     child: Option<Child>,
+    options: Vec<String>,
 }
 
 impl SmtpSink {
     /// Starts a sink on a free port.
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let (child, port) = Self::spawn(dir.path(), 0).await;
-        Self { port, dir, child: Some(child) }
+        Self::start_with(&[]).await
     }
 
-    async fn spawn(dir: &Path, port: u16) -> (Child, u16) {
+    /// Starts a sink with extra options of `smtp_sink.py` (`--tls CERT KEY`, `--auth USER:PASSWORD`).
+    pub async fn start_with(options: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let options: Vec<String> = options.iter().map(|option| (*option).to_owned()).collect();
+        let (child, port) = Self::spawn(dir.path(), 0, &options).await;
+        Self { port, dir, child: Some(child), options }
+    }
+
+    async fn spawn(dir: &Path, port: u16, options: &[String]) -> (Child, u16) {
         let mut command = Command::new(python());
-        command.arg(repo_root().join("end2end/peers/smtp_sink.py")).arg(dir).arg(port.to_string());
+        command.arg(repo_root().join("end2end/peers/smtp_sink.py")).arg(dir).arg(port.to_string()).args(options);
         let (child, port) = start_peer(command, "SMTP sink").await;
         (child, port.parse().expect("a port number"))
     }
@@ -84,7 +91,7 @@ impl SmtpSink {
 
     /// Starts the server again on the same port.
     pub async fn restart(&mut self) {
-        let (child, _) = Self::spawn(self.dir.path(), self.port).await;
+        let (child, _) = Self::spawn(self.dir.path(), self.port, &self.options).await;
         self.child = Some(child);
     }
 
@@ -202,5 +209,88 @@ impl OidcProvider {
             }
         }
         panic!("the provider did not send the browser back")
+    }
+}
+
+/// A throwaway certificate authority and a server certificate it signed for 127.0.0.1, made with the openssl CLI.
+pub struct TestCertificates {
+    /// The CA certificate (PEM).
+    pub ca: PathBuf,
+    /// The server certificate (PEM).
+    pub cert: PathBuf,
+    /// The server's private key (PEM).
+    pub key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCertificates {
+    /// Makes them in a temporary directory.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = |name: &str| dir.path().join(name);
+        std::fs::write(
+            path("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("the extensions file is written");
+        let steps: [Vec<&str>; 3] = [
+            vec![
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=Berth Test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            vec![
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "leaf.key",
+                "-out",
+                "leaf.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+            vec![
+                "x509",
+                "-req",
+                "-in",
+                "leaf.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                "leaf.pem",
+                "-days",
+                "2",
+                "-extfile",
+                "leaf.ext",
+            ],
+        ];
+        for args in steps {
+            let output = std::process::Command::new("openssl")
+                .args(&args)
+                .current_dir(dir.path())
+                .output()
+                .expect("openssl runs");
+            assert!(output.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        Self { ca: path("ca.pem"), cert: path("leaf.pem"), key: path("leaf.key"), _dir: dir }
     }
 }
