@@ -11,6 +11,7 @@ pub mod home;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod status;
+pub mod terms;
 
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("signin"), StaticSegment("link")) view=auth::ConfirmLinkPage/>
                     <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view=auth::LinkAccountPage/>
                     <Route path=StaticSegment("signup") view=auth::SignUpPage/>
+                    <Route path=StaticSegment("terms") view=terms::TermsPage/>
                     <Route path=StaticSegment("account") view=auth::AccountPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=admin::AdminHomePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage ssr=SsrMode::Async/>

@@ -43,8 +43,13 @@ impl User {
             email: self.email.as_ref().map(|email| email.as_str().to_owned()),
             display_name: self.display_name.clone(),
             role: self.role,
-            needs_sign_up: self.terms.is_none(),
+            needs_sign_up: self.needs_sign_up(),
         }
+    }
+
+    /// Whether the user still has to complete sign-up: they never did, or the terms changed since they accepted.
+    pub fn needs_sign_up(&self) -> bool {
+        self.terms.as_ref().is_none_or(|(version, _)| version != super::model::TERMS_VERSION)
     }
 
     /// The row of the admins' user list.
@@ -684,6 +689,25 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(token_hash(&a), token_hash(&a));
         assert_ne!(token_hash(&a), a);
+    }
+
+    #[test]
+    fn changed_terms_send_people_through_sign_up_again() {
+        let mut user = User {
+            id: 1,
+            email: None,
+            display_name: Some("A".into()),
+            organisation: Some("B".into()),
+            role: Role::User,
+            terms: None,
+            disabled: false,
+            created_at: Utc::now(),
+        };
+        assert!(user.needs_sign_up());
+        user.terms = Some((super::super::model::TERMS_VERSION.to_owned(), Utc::now()));
+        assert!(!user.needs_sign_up());
+        user.terms = Some(("2020-01".to_owned(), Utc::now()));
+        assert!(user.needs_sign_up(), "an older version must be accepted again");
     }
 
     #[test]

@@ -63,7 +63,7 @@ pub async fn start_session(session: &Session, user: &User, user_session: &UserSe
 
 /// Where a newly signed-in user goes.
 pub fn after_sign_in(user: &User) -> Redirect {
-    Redirect::to(if user.terms.is_none() { "/signup" } else { "/account" })
+    Redirect::to(if user.needs_sign_up() { "/signup" } else { "/account" })
 }
 
 /// Form of `POST /auth/email`.

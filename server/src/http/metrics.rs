@@ -1,4 +1,4 @@
-//! Prometheus metrics: request counts and latency by route and status, and the database pool.
+//! Prometheus metrics: request counts and latency by route and status, the database pool, and pending jobs.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -41,6 +41,7 @@ pub struct Metrics {
     pool_open: Gauge,
     pool_idle: Gauge,
     pool_max: Gauge,
+    jobs_pending: Gauge,
     store: Arc<dyn Store>,
 }
 
@@ -56,7 +57,9 @@ impl Metrics {
         registry.register("db_pool_connections_open", "Database connections open", pool_open.clone());
         registry.register("db_pool_connections_idle", "Database connections open and idle", pool_idle.clone());
         registry.register("db_pool_connections_max", "Most database connections the pool may open", pool_max.clone());
-        Self { registry, requests, latency, pool_open, pool_idle, pool_max, store }
+        let jobs_pending = Gauge::default();
+        registry.register("jobs_pending", "Background jobs (such as mail) not yet done", jobs_pending.clone());
+        Self { registry, requests, latency, pool_open, pool_idle, pool_max, jobs_pending, store }
     }
 
     fn observe(&self, labels: RequestLabels, started: Instant) {
@@ -64,8 +67,11 @@ impl Metrics {
         self.requests.get_or_create(&labels).inc();
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition. The job count is the last one read when the database cannot be asked.
+    pub async fn render(&self) -> String {
+        if let Ok(pending) = self.store.pending_jobs().await {
+            self.jobs_pending.set(pending);
+        }
         let pool = self.store.pool_stats();
         self.pool_open.set(i64::from(pool.size));
         self.pool_idle.set(i64::from(pool.idle));
@@ -88,7 +94,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 
 /// `GET /metrics`.
 pub async fn serve(State(metrics): State<Arc<Metrics>>) -> Response {
-    let mut response = metrics.render().into_response();
+    let mut response = metrics.render().await.into_response();
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"));

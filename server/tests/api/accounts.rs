@@ -47,7 +47,8 @@ async fn an_email_link_arrives_over_smtp_and_works_once(backend: Backend) {
     let used = browser.post("/auth/email/verify", &[("token", &token)]).await;
     assert_eq!(location(&used), "/signup", "a new account completes sign-up first");
     let signup = browser.page("/signup").await;
-    assert!(signup.contains("Complete your sign-up"));
+    assert!(signup.contains("Complete your sign-up") && signup.contains(r#"href="/terms""#));
+    assert!(browser.page("/terms").await.contains("Version 2026-11"), "the terms it links to exist");
     let refused = browser
         .submit("/signup", "/api/complete_sign_up", &[("name", "Ada Lovelace"), ("organisation", "Analytical Engines")])
         .await;

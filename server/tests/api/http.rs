@@ -177,6 +177,7 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool(backend: B
     );
     assert!(text.contains("berth_db_pool_connections_open"), "{text}");
     assert!(text.contains("berth_db_pool_connections_max"), "{text}");
+    assert!(text.contains("berth_jobs_pending 0"), "{text}");
     assert!(text.trim_end().ends_with("# EOF"));
 }
 
