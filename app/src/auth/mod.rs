@@ -168,6 +168,8 @@ pub fn LinkAccountPage() -> impl IntoView {
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = ServerAction::<CompleteSignUp>::new();
+    // Someone accepting changed terms has a name and organisation already.
+    let account = Resource::new_blocking(|| (), |()| get_account());
     let error = move || action.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|error| error.for_field(field));
     let other_error = move || {
@@ -178,22 +180,36 @@ pub fn SignUpPage() -> impl IntoView {
         <h1>"Complete your sign-up"</h1>
         <p>"Tell us who you are. Admins see this when they review your applications."</p>
         {move || other_error().map(|error| view! { <ErrorNotice error/> })}
-        <ActionForm action attr:class="stack">
-            <Field name="name" label="Your name" autocomplete="name" error=Signal::derive(field_error("name"))/>
-            <Field name="organisation" label="Organisation" autocomplete="organization"
-                error=Signal::derive(field_error("organisation"))/>
-            <div class="checkbox">
-                <input id="accept_terms" name="accept_terms" type="checkbox" value="yes"
-                    aria-describedby="accept_terms-error"/>
-                <label for="accept_terms">
-                    "I accept the " <a href="/terms">"terms of use"</a> {format!(" (version {})", model::TERMS_VERSION)}
-                </label>
-            </div>
-            {move || field_error("accept_terms")().map(|message| view! {
-                <p id="accept_terms-error" class="field-error">{message}</p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let (name, organisation) = account
+                    .await
+                    .map(|account| {
+                        (account.viewer.display_name.unwrap_or_default(), account.organisation.unwrap_or_default())
+                    })
+                    .unwrap_or_default();
+                view! {
+                    <ActionForm action attr:class="stack">
+                        <Field name="name" label="Your name" autocomplete="name" value=name
+                            error=Signal::derive(field_error("name"))/>
+                        <Field name="organisation" label="Organisation" autocomplete="organization" value=organisation
+                            error=Signal::derive(field_error("organisation"))/>
+                        <div class="checkbox">
+                            <input id="accept_terms" name="accept_terms" type="checkbox" value="yes"
+                                aria-describedby="accept_terms-error"/>
+                            <label for="accept_terms">
+                                "I accept the " <a href="/terms">"terms of use"</a>
+                                {format!(" (version {})", model::TERMS_VERSION)}
+                            </label>
+                        </div>
+                        {move || field_error("accept_terms")().map(|message| view! {
+                            <p id="accept_terms-error" class="field-error">{message}</p>
+                        })}
+                        <button type="submit">"Continue"</button>
+                    </ActionForm>
+                }
             })}
-            <button type="submit">"Continue"</button>
-        </ActionForm>
+        </Suspense>
     }
 }
 

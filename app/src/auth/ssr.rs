@@ -473,6 +473,13 @@ impl AuthService {
                 Ok(Some((user, session, created)))
             }
             SignInOutcome::Disabled => {
+                let refused = NewAuditEntry {
+                    action: "user.sign_in_refused".into(),
+                    target: format!("identity:{}", identity.provider),
+                    details: serde_json::json!({ "provider": identity.provider, "reason": "account disabled" }),
+                    ..audit
+                };
+                self.store.record_audit(&refused).await?;
                 Err(AppError::invalid("account", "This account is disabled. Contact the service desk."))
             }
             SignInOutcome::EmailTaken => Ok(None),

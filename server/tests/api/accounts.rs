@@ -20,6 +20,7 @@ on_both_backends!(
     state_changing_requests_from_other_sites_are_refused,
     pages_carry_security_headers_and_a_nonce_the_scripts_use,
     configured_admins_get_the_role_at_sign_in,
+    changed_terms_are_accepted_again_with_the_profile_kept,
 );
 
 async fn an_email_link_arrives_over_smtp_and_works_once(backend: Backend) {
@@ -302,6 +303,21 @@ async fn configured_admins_get_the_role_at_sign_in(backend: Backend) {
     let plain = app.browser();
     app.sign_in(&plain, "worker@example.org").await;
     assert!(plain.page("/account").await.contains("<dd>user</dd>"));
+}
+
+async fn changed_terms_are_accepted_again_with_the_profile_kept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = app.browser();
+    assert_eq!(app.sign_in(&browser, "long-time@example.org").await, "/signup");
+    assert_eq!(app.sign_in(&browser, "long-time@example.org").await, "/account", "accepted once is enough");
+    // The person accepted an older version of the terms.
+    app.execute("UPDATE users SET terms_version = '2020-01'").await;
+    let again = app.browser();
+    assert_eq!(app.sign_in(&again, "long-time@example.org").await, "/signup");
+    let form = again.page("/signup").await;
+    assert!(form.contains(r#"value="Test Person""#) && form.contains(r#"value="Test Org""#), "the profile is kept");
+    let version = app.scalar("SELECT terms_version FROM users").await;
+    assert_eq!(version.as_deref(), Some("2026-11"), "the current version is recorded");
 }
 
 fn urlencoding_decode(text: &str) -> String {

@@ -107,6 +107,8 @@ async fn admins_grant_and_revoke_roles_and_disable_accounts(backend: Backend) {
     let token = app.wait_for_token(sent + 1).await;
     let refused = again.post("/auth/email/verify", &[("token", &token)]).await;
     assert!(location(&refused).contains("disabled"), "a disabled account cannot sign in");
+    let attempt = app.scalar("SELECT actor FROM audit_log WHERE action = 'user.sign_in_refused'").await;
+    assert_eq!(attempt.as_deref(), Some("helper@example.org"), "the refused attempt is in the audit trail");
 
     call(&admin, "/api/admin_set_disabled", &[("user_id", &id), ("disabled", "false")]).await;
     app.sign_in(&user, "helper@example.org").await;
