@@ -31,6 +31,11 @@ pub struct Authenticated {
     pub session: UserSession,
 }
 
+/// Put in a request's extensions when the signed-in user could not be looked up (the database is away): pages
+/// that need a user then say so instead of asking the visitor to sign in.
+#[derive(Clone, Debug)]
+pub struct SessionCheckFailed(pub AppError);
+
 #[derive(Debug, thiserror::Error)]
 #[error("AppState is missing from the Leptos context")]
 struct MissingAppState;
@@ -63,10 +68,15 @@ pub fn request_info_from(parts: &http::request::Parts) -> RequestInfo {
     }
 }
 
-/// State, user and request of a server function that needs a signed-in user; answers 401 otherwise.
+/// State, user and request of a server function that needs a signed-in user; answers 401 otherwise (or 503 when
+/// the user could not be looked up).
 pub fn signed_in() -> Result<(AppState, Authenticated, RequestInfo), AppError> {
     let state = app_state()?;
-    let auth = authenticated().ok_or_else(|| respond_with_error(AppError::Unauthenticated))?;
+    let auth = authenticated().ok_or_else(|| {
+        let failed = use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<SessionCheckFailed>().map(|failed| failed.0.clone()));
+        respond_with_error(failed.unwrap_or(AppError::Unauthenticated))
+    })?;
     Ok((state, auth, request_info()))
 }
 

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use app::auth::ssr::{AuthService, LinkOutcome, User, UserSession, VerifiedIdentity};
 use app::email::EmailAddress;
 use app::error::AppError;
-use app::ssr::{Authenticated, request_info_from};
+use app::error::StoreError;
+use app::ssr::{Authenticated, SessionCheckFailed, request_info_from};
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Path, Query, Request, State};
@@ -274,8 +275,10 @@ pub async fn resolve_user(
     let session_id = match session.get::<String>(USER_SESSION_KEY).await {
         Ok(id) => id,
         Err(error) => {
-            tracing::warn!(error = %error, "cannot load the session record; treating the visitor as anonymous");
-            None
+            // Most likely the database is away; pages that need a user say so (with a reference in the log).
+            let error = AppError::from(StoreError::Unavailable(Box::new(error)));
+            request.extensions_mut().insert(SessionCheckFailed(error));
+            return next.run(request).await;
         }
     };
     if let Some(session_id) = session_id {
@@ -299,7 +302,9 @@ pub async fn resolve_user(
                 let _ = session.flush().await;
             }
             Err(error) => {
-                tracing::warn!(error = %app::error::cause_chain(&error), "cannot check the session; treating the visitor as anonymous");
+                // Sending them to sign in would not help; the page itself explains the outage.
+                request.extensions_mut().insert(SessionCheckFailed(error));
+                return next.run(request).await;
             }
         }
     }

@@ -67,3 +67,25 @@ async fn a_graceful_shutdown_lets_the_request_in_flight_finish() {
     assert!(started.elapsed() >= Duration::from_millis(350), "the request really was in flight");
     app.stopped().await.expect("the server stopped cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_people_are_told_about_an_outage_and_stay_signed_in() {
+    let (app, proxy) = app_behind_proxy().await;
+    let browser = app.browser();
+    app.sign_in(&browser, "patient@example.org").await;
+    assert!(browser.page("/account").await.contains("patient@example.org"));
+
+    proxy.set(ProxyMode::Down).await;
+    let page = browser.get("/account").await;
+    assert_eq!(page.status(), 503, "not a redirect to sign in: that would not help");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("cannot reach its database right now") && html.contains("Reference "), "{html}");
+    let asked = browser.post("/auth/email", &[("email", "patient@example.org")]).await;
+    let target = crate::helpers::location(&asked);
+    assert!(target.starts_with("/signin?error="), "a clear message instead of a 500: {target}");
+
+    proxy.set(ProxyMode::Up).await;
+    let back = eventually(Duration::from_secs(15), || async { browser.get("/account").await.status() == 200 }).await;
+    assert!(back, "the session survived the outage");
+    app.stop().await.unwrap();
+}
