@@ -5,8 +5,7 @@ use std::sync::Arc;
 
 use app::auth::ssr::{AuthService, LinkOutcome, User, UserSession, VerifiedIdentity};
 use app::email::EmailAddress;
-use app::error::AppError;
-use app::error::StoreError;
+use app::error::{AppError, StoreError};
 use app::ssr::{Authenticated, SessionCheckFailed, request_info_from};
 use axum::Form;
 use axum::extract::rejection::FormRejection;
@@ -109,7 +108,7 @@ pub async fn use_link(
         Ok(signed_in) => signed_in,
         Err(error) => return back_to_sign_in(&visitor_message(&error), None),
     };
-    finish_sign_in(&session, &user, &user_session).await
+    finish_sign_in(&auth, &parts, &session, &user, &user_session).await
 }
 
 /// `POST /auth/signout`: ends this browser's session.
@@ -208,7 +207,7 @@ pub async fn oidc_callback(
         return to_account_with(&notice);
     }
     match auth.try_sign_in(&identity, &request).await {
-        Ok(Some((user, user_session, _))) => finish_sign_in(&session, &user, &user_session).await,
+        Ok(Some((user, user_session, _))) => finish_sign_in(&auth, &parts, &session, &user, &user_session).await,
         Ok(None) => {
             let Some(email) = identity.email.as_ref() else {
                 return back_to_sign_in("Another account already uses this e-mail address.", None);
@@ -245,12 +244,24 @@ pub async fn oidc_confirm_link(State(auth): State<Arc<AuthService>>, session: Se
     };
     let identity = VerifiedIdentity { provider: pending.provider, subject: pending.subject, email: Some(email) };
     match auth.link_by_email_and_sign_in(&identity, &request_info_from(&parts)).await {
-        Ok((user, user_session, _)) => finish_sign_in(&session, &user, &user_session).await,
+        Ok((user, user_session, _)) => finish_sign_in(&auth, &parts, &session, &user, &user_session).await,
         Err(error) => back_to_sign_in(&visitor_message(&error), None),
     }
 }
 
-async fn finish_sign_in(session: &Session, user: &User, user_session: &UserSession) -> Response {
+/// Starts the new session in this browser; a session the browser already had is ended, not left behind.
+async fn finish_sign_in(
+    auth: &AuthService,
+    parts: &Parts,
+    session: &Session,
+    user: &User,
+    user_session: &UserSession,
+) -> Response {
+    if let Some(previous) = parts.extensions.get::<Authenticated>()
+        && let Err(error) = auth.end_session(&previous.user, &previous.session.id, &request_info_from(parts)).await
+    {
+        tracing::warn!(error = %app::error::cause_chain(&error), "cannot end the session this sign-in replaces");
+    }
     match start_session(session, user, user_session).await {
         Ok(()) => after_sign_in(user).into_response(),
         Err(error) => back_to_sign_in(&visitor_message(&error), None),

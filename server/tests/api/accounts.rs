@@ -194,6 +194,8 @@ async fn sign_in_issues_a_new_session_id(backend: Backend) {
     app.sign_in(&browser, "second@example.org").await;
     let after = browser.session_cookie().expect("a session cookie");
     assert_ne!(before, after, "the session id changes at sign-in");
+    let live = app.scalar("SELECT COUNT(*) || '' FROM user_sessions").await;
+    assert_eq!(live.as_deref(), Some("1"), "the replaced session was ended, not left behind");
     assert!(browser.page("/account").await.contains("second@example.org"));
     let planted = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = planted
