@@ -62,6 +62,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signup") view=auth::SignUpPage/>
                     <Route path=StaticSegment("terms") view=terms::TermsPage/>
                     <Route path=StaticSegment("account") view=auth::AccountPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("link")) view=auth::LinkProviderPage/>
                     <Route path=StaticSegment("admin") view=admin::AdminHomePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::AdminAuditPage ssr=SsrMode::Async/>

@@ -50,6 +50,11 @@ pub fn authenticated() -> Option<Authenticated> {
     use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<Authenticated>().cloned())
 }
 
+/// The client's address, as the server's proxy-aware middleware found it (from `X-Forwarded-For` or `Forwarded`
+/// when the request came through a trusted proxy, else the socket's peer); put in each request's extensions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientAddress(pub std::net::IpAddr);
+
 /// Client address and browser of this request.
 pub fn request_info() -> RequestInfo {
     let Some(parts) = use_context::<http::request::Parts>() else { return RequestInfo::default() };
@@ -59,7 +64,11 @@ pub fn request_info() -> RequestInfo {
 /// Client address and browser from request parts.
 pub fn request_info_from(parts: &http::request::Parts) -> RequestInfo {
     RequestInfo {
-        ip: parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip()),
+        ip: parts
+            .extensions
+            .get::<ClientAddress>()
+            .map(|client| client.0)
+            .or_else(|| parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|info| info.0.ip())),
         user_agent: parts
             .headers
             .get(http::header::USER_AGENT)
@@ -87,17 +96,28 @@ pub fn signed_in_admin() -> Result<(AppState, Authenticated, RequestInfo), AppEr
     Ok((state, auth, request))
 }
 
+/// The display name of provider `id` (`E-mail link` for `email`, the id itself for a provider no longer
+/// configured).
+pub fn provider_name(state: &AppState, id: &str) -> String {
+    if id == "email" {
+        return "E-mail link".to_owned();
+    }
+    state.providers.iter().find(|p| p.id == id).map_or_else(|| id.to_owned(), |p| p.display_name.clone())
+}
+
+/// The provider sign-in of this request's browser session that waits for its e-mail proof, if any.
+pub async fn pending_join() -> Option<crate::auth::ssr::PendingJoin> {
+    let parts = use_context::<http::request::Parts>()?;
+    let session = parts.extensions.get::<tower_sessions::Session>()?;
+    session.get(crate::auth::ssr::PENDING_JOIN_KEY).await.ok().flatten()
+}
+
 /// The account page's data.
 pub async fn account_view(state: &AppState, auth: &Authenticated) -> Result<AccountView, AppError> {
     let store = state.auth.store();
     let identities = store.identities(auth.user.id).await?;
     let sessions = store.user_sessions(auth.user.id).await?;
-    let provider_name = |id: &str| {
-        if id == "email" {
-            return "E-mail link".to_owned();
-        }
-        state.providers.iter().find(|p| p.id == id).map_or_else(|| id.to_owned(), |p| p.display_name.clone())
-    };
+    let provider_name = |id: &str| provider_name(state, id);
     Ok(AccountView {
         viewer: auth.user.viewer(),
         organisation: auth.user.organisation.clone(),

@@ -78,7 +78,7 @@ test("signing up with an e-mail link creates the account and shows it", async ({
 
 test("signing in through the provider's own login form", async ({ page }) => {
   await page.goto("/signin");
-  await page.getByRole("link", { name: "Sign in with Test Provider" }).click();
+  await page.getByRole("button", { name: "Sign in with Test Provider" }).click();
   // The provider's page, on another origin.
   await expect(page.getByRole("heading", { name: "Test provider" })).toBeVisible();
   await page.getByLabel("Username").fill(providerUser);

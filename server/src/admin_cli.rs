@@ -46,7 +46,7 @@ pub async fn run(config: &Config, action: &AdminAction) -> Result<String, AdminC
             ip: None,
             details: serde_json::json!({ "role": role.as_str(), "from": user.role.as_str(), "email": email.as_str() }),
         };
-        let changed = store.set_role(user.id, role, &audit).await?;
+        let changed = store.set_role(user.id, role, app::auth::ssr::RoleSource::Cli, &audit).await?;
         Ok(match (changed, role) {
             (true, Role::Admin) => format!("{} is now an admin", email.as_str()),
             (true, Role::User) => format!("{} is no longer an admin", email.as_str()),

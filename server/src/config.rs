@@ -44,6 +44,7 @@ const KNOWN_ENV: &[&str] = &[
     "BERTH_MAIL_CA_FILE",
     "BERTH_SESSION_IDLE_MINUTES",
     "BERTH_SESSION_LIFETIME_HOURS",
+    "BERTH_TRUSTED_PROXIES",
 ];
 /// Prefix of variables that belong to Berth's test scripts, not to the server.
 const TEST_ENV_PREFIX: &str = "BERTH_TEST_";
@@ -165,6 +166,12 @@ pub struct SettingsArgs {
     /// Hours after sign-in at which a session ends however active it is (1 to 8760). [default: 168]
     #[arg(long, env = "BERTH_SESSION_LIFETIME_HOURS", value_name = "HOURS", global = true)]
     pub session_lifetime_hours: Option<u64>,
+
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` headers are believed, as comma-separated addresses or
+    /// CIDRs (`10.0.0.0/8,::1`). The client is the right-most address in those headers that is not a trusted
+    /// proxy; requests from anywhere else are keyed by their own address. [default: none]
+    #[arg(long, env = "BERTH_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS", global = true)]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// Log line format.
@@ -194,6 +201,7 @@ struct FileSettings {
     mail_ca_file: Option<PathBuf>,
     session_idle_minutes: Option<u64>,
     session_lifetime_hours: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
     #[serde(default)]
     oidc_providers: Vec<OidcProviderFile>,
 }
@@ -208,6 +216,7 @@ struct OidcProviderFile {
     client_id: String,
     client_secret: Secret,
     scopes: Option<Vec<String>>,
+    email_domains: Option<Vec<String>>,
 }
 
 /// The validated configuration.
@@ -231,6 +240,8 @@ pub struct Config {
     pub sessions: SessionSettings,
     /// OpenID Connect providers offered on the sign-in page, in the file's order.
     pub oidc_providers: Vec<OidcProviderConfig>,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Outgoing mail settings.
@@ -268,6 +279,8 @@ pub struct OidcProviderConfig {
     pub client_secret: Secret,
     /// Scopes asked for (`openid` is always among them).
     pub scopes: Vec<String>,
+    /// E-mail domains this provider may vouch for (lower-case; subdomains included); empty: any domain.
+    pub email_domains: Vec<String>,
 }
 
 /// A secret setting: `Debug` never shows it.
@@ -512,6 +525,15 @@ impl Config {
         };
 
         let oidc_providers = parse_providers(file.oidc_providers)?;
+        let trusted_proxies = args
+            .trusted_proxies
+            .or(file.trusted_proxies)
+            .unwrap_or_default()
+            .iter()
+            .map(|text| text.trim())
+            .filter(|text| !text.is_empty())
+            .map(parse_proxy)
+            .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
             listen,
@@ -523,6 +545,7 @@ impl Config {
             mail: MailSettings { url: mail_url, from: mail_from, ca_file: args.mail_ca_file.or(file.mail_ca_file) },
             sessions,
             oidc_providers,
+            trusted_proxies,
         })
     }
 
@@ -568,8 +591,25 @@ fn parse_providers(providers: Vec<OidcProviderFile>) -> Result<Vec<OidcProviderC
             if !scopes.iter().any(|scope| scope == "openid") {
                 scopes.insert(0, "openid".into());
             }
+            let email_domains = provider
+                .email_domains
+                .unwrap_or_default()
+                .iter()
+                .map(|domain| domain.trim().trim_start_matches('@').to_lowercase())
+                .map(|domain| {
+                    let probe = format!("x@{domain}");
+                    match app::email::EmailAddress::parse(&probe) {
+                        Ok(_) => Ok(domain),
+                        Err(_) => Err(invalid(
+                            "oidc_providers.email_domains",
+                            format!("{id}: {domain:?} is not a domain such as uni.example"),
+                        )),
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(OidcProviderConfig {
                 id,
+                email_domains,
                 display_name: provider.display_name.trim().to_owned(),
                 issuer_url,
                 client_id: provider.client_id.trim().to_owned(),
@@ -578,6 +618,13 @@ fn parse_providers(providers: Vec<OidcProviderFile>) -> Result<Vec<OidcProviderC
             })
         })
         .collect()
+}
+
+/// A trusted proxy: an address (a single host) or a CIDR.
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, ConfigError> {
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| invalid("trusted-proxies", format!("{text:?} is not an address or CIDR such as 10.0.0.0/8")))
 }
 
 fn invalid(setting: &'static str, reason: impl Into<String>) -> ConfigError {
@@ -797,12 +844,29 @@ mod tests {
             client_id: "c".into(),
             client_secret: Secret::new("s"),
             scopes: None,
+            email_domains: None,
         };
         assert!(parse_providers(vec![provider("email", "https://x")]).is_err());
         assert!(parse_providers(vec![provider("Bad Id", "https://x")]).is_err());
         assert!(parse_providers(vec![provider("a", "http://idp.example.org")]).is_err());
         assert!(parse_providers(vec![provider("a", "http://127.0.0.1:4000")]).is_ok());
         assert!(parse_providers(vec![provider("a", "https://x"), provider("a", "https://y")]).is_err());
+        let limited =
+            OidcProviderFile { email_domains: Some(vec!["@Uni.Example".into()]), ..provider("a", "https://x") };
+        assert_eq!(parse_providers(vec![limited]).unwrap()[0].email_domains, ["uni.example"]);
+        let bad = OidcProviderFile { email_domains: Some(vec!["not a domain".into()]), ..provider("a", "https://x") };
+        assert!(parse_providers(vec![bad]).is_err());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        let file =
+            FileSettings { trusted_proxies: Some(vec!["10.0.0.0/8".into(), "::1".into()]), ..Default::default() };
+        let config = Config::merge(args(), file).unwrap();
+        assert_eq!(config.trusted_proxies.len(), 2);
+        assert!(config.trusted_proxies[1].contains(&"::1".parse::<std::net::IpAddr>().unwrap()));
+        let file = FileSettings { trusted_proxies: Some(vec!["10.0.0.0/33".into()]), ..Default::default() };
+        assert!(Config::merge(args(), file).unwrap_err().to_string().contains("trusted-proxies"));
     }
 
     #[test]

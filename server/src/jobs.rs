@@ -15,6 +15,8 @@ use crate::mail::{MailError, Mailer};
 
 /// How long a claimed job is reserved for its runner.
 pub const LEASE: Duration = Duration::from_secs(5 * 60);
+/// How often a runner erases the bodies of messages whose secret expired.
+pub const ERASE_PERIOD: Duration = Duration::from_secs(60);
 /// How often runners look for due jobs when nobody tells them about new ones.
 pub const POLL_PERIOD: Duration = Duration::from_secs(1);
 /// First retry delay; it doubles with each attempt up to [`MAX_BACKOFF`].
@@ -66,8 +68,8 @@ pub struct ClaimedJob {
     pub payload: Result<JobPayload, String>,
 }
 
-/// A message waiting in the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message waiting in the outbox. `Debug` hides the bodies, which may carry a sign-in link.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutboxMessage {
     /// Row id.
     pub id: i64,
@@ -81,6 +83,21 @@ pub struct OutboxMessage {
     pub html_body: String,
     /// When it was delivered, if it was.
     pub sent_at: Option<DateTime<Utc>>,
+    /// For a message that carries a secret: when the secret stops working (and the body is erased).
+    pub secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for OutboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxMessage")
+            .field("id", &self.id)
+            .field("recipient", &self.recipient)
+            .field("subject", &self.subject)
+            .field("bodies", &"********")
+            .field("sent_at", &self.sent_at)
+            .field("secret_expires_at", &self.secret_expires_at)
+            .finish()
+    }
 }
 
 /// Job rows and the outbox.
@@ -107,6 +124,9 @@ pub trait JobStore: Send + Sync {
     /// Records that the message was delivered and its job is done, together.
     async fn mark_mail_sent(&self, outbox_id: i64, job_id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
 
+    /// Erases the bodies of messages whose secret has expired, delivered or not; returns how many.
+    async fn erase_expired_secrets(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+
     /// Jobs not yet done, for `/metrics` and tests.
     async fn pending_jobs(&self) -> Result<i64, StoreError>;
 
@@ -127,6 +147,8 @@ enum JobError {
     BadRow(String),
     #[error("outbox message {0} does not exist")]
     MissingMail(i64),
+    #[error("outbox message {0} carried a secret that expired before it could be delivered; its body was erased")]
+    ExpiredMail(i64),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -137,7 +159,7 @@ impl JobError {
     /// Whether trying again cannot help.
     fn is_permanent(&self) -> bool {
         match self {
-            JobError::BadRow(_) | JobError::MissingMail(_) => true,
+            JobError::BadRow(_) | JobError::MissingMail(_) | JobError::ExpiredMail(_) => true,
             JobError::Store(_) => false,
             JobError::Mail(error) => error.is_permanent(),
         }
@@ -163,7 +185,16 @@ impl JobRunner {
     pub async fn run_forever(self) {
         let waker = self.store.jobs_waker();
         let mut store_failing = false;
+        let mut last_erase: Option<tokio::time::Instant> = None;
         loop {
+            if last_erase.is_none_or(|at| at.elapsed() >= ERASE_PERIOD) {
+                last_erase = Some(tokio::time::Instant::now());
+                match self.store.erase_expired_secrets(Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(erased) => tracing::info!(messages = erased, "erased the bodies of expired sign-in messages"),
+                    Err(error) => tracing::warn!(error = %cause_chain(&error), "cannot erase expired messages"),
+                }
+            }
             match self.run_one().await {
                 Ok(true) => {
                     store_failing = false;
@@ -218,6 +249,11 @@ impl JobRunner {
 
     async fn send_mail(&self, job_id: i64, outbox_id: i64) -> Result<(), JobError> {
         let message = self.store.outbox_message(outbox_id).await?.ok_or(JobError::MissingMail(outbox_id))?;
+        // A link that no longer works is not worth sending, and its body must not be kept.
+        if message.sent_at.is_none() && message.secret_expires_at.is_some_and(|expires| expires <= Utc::now()) {
+            self.store.erase_expired_secrets(Utc::now()).await?;
+            return Err(JobError::ExpiredMail(outbox_id));
+        }
         // A runner that died after sending but before recording it leaves the job to run again: the message is
         // then delivered twice at worst, with the same Message-ID so mail clients can fold the copies.
         if message.sent_at.is_none() {

@@ -175,6 +175,26 @@ struct SignInLinkHtml<'a> {
     base_url: &'a str,
 }
 
+/// The message that proves an address before a provider sign-in is linked to its account.
+#[derive(Template)]
+#[template(path = "join_link.txt")]
+struct JoinLinkText<'a> {
+    link: &'a str,
+    valid_minutes: u32,
+    provider: &'a str,
+    base_url: &'a str,
+}
+
+/// The same, HTML part (escaped by askama).
+#[derive(Template)]
+#[template(path = "join_link.html")]
+struct JoinLinkHtml<'a> {
+    link: &'a str,
+    valid_minutes: u32,
+    provider: &'a str,
+    base_url: &'a str,
+}
+
 /// Renders Berth's messages from the templates in `server/templates`.
 #[derive(Debug, Clone)]
 pub struct TemplateRenderer {
@@ -200,6 +220,20 @@ impl MailRenderer for TemplateRenderer {
             // tests below catch.
             text_body: text.render().expect("the sign-in text template renders"),
             html_body: html.render().expect("the sign-in HTML template renders"),
+            secret_expires_at: None,
+        }
+    }
+
+    fn join_link(&self, to: &EmailAddress, link: &str, valid_minutes: u32, provider: &str) -> OutgoingMail {
+        let base_url = &self.base_url;
+        let text = JoinLinkText { link, valid_minutes, provider, base_url };
+        let html = JoinLinkHtml { link, valid_minutes, provider, base_url };
+        OutgoingMail {
+            recipient: to.clone(),
+            subject: format!("Link {provider} to your Berth account?"),
+            text_body: text.render().expect("the join text template renders"),
+            html_body: html.render().expect("the join HTML template renders"),
+            secret_expires_at: None,
         }
     }
 }
@@ -220,5 +254,15 @@ mod tests {
         );
         assert!(!mail.html_body.contains("<c>"));
         assert_eq!(mail.recipient, to);
+        assert!(!format!("{mail:?}").contains("token="), "Debug output hides the link");
+    }
+
+    #[test]
+    fn the_join_mail_names_the_provider_escaped() {
+        let renderer = TemplateRenderer::new(&url::Url::parse("https://berth.example.org/").unwrap());
+        let to = EmailAddress::parse("ada@example.org").unwrap();
+        let mail = renderer.join_link(&to, "https://berth.example.org/signin/link?token=t", 10, "Uni <IdP>");
+        assert!(mail.subject.contains("Uni <IdP>") && mail.text_body.contains("same\nbrowser"));
+        assert!(!mail.html_body.contains("<IdP>") && mail.html_body.contains("token=t"));
     }
 }

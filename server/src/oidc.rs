@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use app::auth::model::SignInError;
 use app::auth::ssr::VerifiedIdentity;
 use app::email::EmailAddress;
 use oauth2::basic::BasicClient;
@@ -24,7 +25,7 @@ pub const PROVIDER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a started sign-in may take at the provider.
 pub const FLOW_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
-/// Why a provider sign-in failed. The visitor sees [`OidcError::visitor_message`], never the cause.
+/// Why a provider sign-in failed. The visitor sees [`OidcError::sign_in_error`], never the cause.
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
     /// No provider has this id.
@@ -57,29 +58,24 @@ pub enum OidcError {
 }
 
 impl OidcError {
-    /// What the visitor is told, naming the provider.
-    pub fn visitor_message(&self, provider: &str) -> String {
+    /// What the visitor is told (as a code the sign-in page turns into words), naming provider `id`.
+    pub fn sign_in_error(&self, id: &str) -> SignInError {
+        let provider = id.to_owned();
         match self {
-            OidcError::UnknownProvider(_) => "There is no such way to sign in. Choose one below.".to_owned(),
-            OidcError::Unreachable(_) | OidcError::Discovery(_) => format!(
-                "Sign-in with {provider} is not available right now: Berth cannot reach it. Try again later, or sign \
-                 in with an e-mail link."
-            ),
-            OidcError::Refused { error } if error == "access_denied" => {
-                format!("Sign-in with {provider} was cancelled. You can try again, or sign in with an e-mail link.")
+            OidcError::UnknownProvider(_) => SignInError::ProviderUnknown,
+            OidcError::Unreachable(_) | OidcError::Discovery(_) => SignInError::ProviderUnavailable { provider },
+            OidcError::Refused { error } if error == "access_denied" => SignInError::ProviderCancelled { provider },
+            OidcError::Refused { .. } | OidcError::Exchange(_) | OidcError::Userinfo(_) => {
+                SignInError::ProviderFailed { provider }
             }
-            OidcError::Refused { .. } | OidcError::Exchange(_) | OidcError::Userinfo(_) => format!(
-                "Sign-in with {provider} did not complete. Try again; if it keeps failing, sign in with an e-mail link."
-            ),
-            OidcError::StateMismatch | OidcError::Expired => {
-                "This sign-in expired or was not started in this browser. Please start again.".to_owned()
-            }
+            OidcError::StateMismatch | OidcError::Expired => SignInError::FlowExpired,
         }
     }
 }
 
-/// A sign-in in progress, kept in the browser's session between start and callback.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A sign-in in progress, kept in the browser's (server-side) session between start and callback. `Debug` hides
+/// the state and the PKCE verifier.
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PendingFlow {
     /// Provider id.
     pub provider: String,
@@ -89,6 +85,21 @@ pub struct PendingFlow {
     pub verifier: String,
     /// When it started (Unix seconds).
     pub started_at: i64,
+    /// The signed-in user who asked to link this provider to their account; `None` for a sign-in.
+    #[serde(default)]
+    pub link_user: Option<i64>,
+}
+
+impl std::fmt::Debug for PendingFlow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingFlow")
+            .field("provider", &self.provider)
+            .field("state", &"********")
+            .field("verifier", &"********")
+            .field("started_at", &self.started_at)
+            .field("link_user", &self.link_user)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,12 +223,20 @@ impl OidcProviders {
                 .and_then(|url| Url::parse(url).ok())
                 .ok_or_else(|| bad("userinfo_endpoint"))?,
         };
+        if endpoints.authorization.url().origin() != provider.config.issuer_url.origin() {
+            tracing::warn!(
+                provider = ?provider.config.id,
+                "the authorization endpoint is not on the issuer's origin; browsers will refuse to go there from \
+                 Berth's sign-in form (Content-Security-Policy form-action)"
+            );
+        }
         *cached = Some((Instant::now(), endpoints.clone()));
         Ok(endpoints)
     }
 
-    /// Starts a sign-in with provider `id`: the URL to send the browser to, and what to keep in its session.
-    pub async fn start(&self, id: &str) -> Result<(Url, PendingFlow), OidcError> {
+    /// Starts a sign-in with provider `id` (or the linking of it to the account `link_user`): the URL to send the
+    /// browser to, and what to keep in its session.
+    pub async fn start(&self, id: &str, link_user: Option<i64>) -> Result<(Url, PendingFlow), OidcError> {
         let provider = self.provider(id)?;
         let endpoints = self.endpoints(provider).await?;
         let client = BasicClient::new(ClientId::new(provider.config.client_id.clone()))
@@ -234,6 +253,7 @@ impl OidcProviders {
             state: state.secret().clone(),
             verifier: verifier.secret().clone(),
             started_at: chrono::Utc::now().timestamp(),
+            link_user,
         };
         Ok((url, flow))
     }
@@ -285,14 +305,33 @@ impl OidcProviders {
         if info.sub.is_empty() || info.sub.len() > 255 {
             return Err(OidcError::Userinfo("no usable subject".into()));
         }
-        // Only an address the provider vouches for may find or name an account.
-        let email = info.email.filter(|_| info.email_verified).and_then(|email| EmailAddress::parse(&email).ok());
-        Ok(VerifiedIdentity { provider: id.to_owned(), subject: info.sub, email })
+        // Only an address the provider vouches for, in a domain it may vouch for, may find or name an account.
+        let email = info
+            .email
+            .filter(|_| info.email_verified)
+            .and_then(|email| EmailAddress::parse(&email).ok())
+            .filter(|email| may_vouch_for(&provider.config.email_domains, email));
+        Ok(VerifiedIdentity {
+            provider: id.to_owned(),
+            issuer: provider.config.issuer_url.as_str().trim_end_matches('/').to_owned(),
+            subject: info.sub,
+            email,
+        })
     }
 }
 
-/// Query of the callback.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Whether a provider limited to `domains` (none: any) may vouch for `email`: its domain is one of them or a
+/// subdomain of one.
+pub fn may_vouch_for(domains: &[String], email: &EmailAddress) -> bool {
+    let Some((_, domain)) = email.as_str().rsplit_once('@') else { return false };
+    domains.is_empty()
+        || domains.iter().any(|allowed| {
+            domain == allowed || domain.strip_suffix(allowed.as_str()).is_some_and(|rest| rest.ends_with('.'))
+        })
+}
+
+/// Query of the callback. `Debug` hides the code and the state.
+#[derive(Clone, Default, Deserialize)]
 pub struct CallbackParams {
     /// The authorization code.
     pub code: Option<String>,
@@ -300,6 +339,16 @@ pub struct CallbackParams {
     pub state: Option<String>,
     /// Error code, when the provider refused.
     pub error: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallbackParams")
+            .field("code", &self.code.as_ref().map(|_| "********"))
+            .field("state", &self.state.as_ref().map(|_| "********"))
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 fn constant_time_eq(a: &str, b: &str) -> bool {
@@ -320,8 +369,34 @@ mod tests {
     #[test]
     fn messages_name_the_provider_and_never_the_cause() {
         let error = OidcError::Exchange("invalid_grant: secret detail".into());
-        let message = error.visitor_message("Haka");
+        let message = error.sign_in_error("haka").message(|_| Some("Haka".into()));
         assert!(message.contains("Haka") && !message.contains("secret detail"));
+    }
+
+    #[test]
+    fn a_provider_vouches_only_for_its_domains() {
+        let email = |text: &str| EmailAddress::parse(text).unwrap();
+        let uni = vec!["uni.example".to_owned()];
+        assert!(may_vouch_for(&[], &email("a@anything.example")), "no list: any domain");
+        assert!(may_vouch_for(&uni, &email("a@uni.example")));
+        assert!(may_vouch_for(&uni, &email("a@cs.uni.example")), "subdomains too");
+        assert!(!may_vouch_for(&uni, &email("a@evil-uni.example")));
+        assert!(!may_vouch_for(&uni, &email("a@uni.example.evil")));
+    }
+
+    #[test]
+    fn secrets_of_a_flow_are_not_in_debug_output() {
+        let flow = PendingFlow {
+            provider: "p".into(),
+            state: "state-secret".into(),
+            verifier: "verifier-secret".into(),
+            started_at: 0,
+            link_user: None,
+        };
+        let params =
+            CallbackParams { code: Some("code-secret".into()), state: Some("state-secret".into()), error: None };
+        let shown = format!("{flow:?} {params:?}");
+        assert!(!shown.contains("secret"), "{shown}");
     }
 
     #[test]

@@ -93,10 +93,12 @@ pub fn layer<S: SessionStore + Clone>(store: S, secure: bool, idle: Duration) ->
         .with_same_site(SameSite::Lax)
         .with_secure(secure)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::try_from(idle)
-                .unwrap_or(tower_sessions::cookie::time::Duration::HOUR),
-        ))
+        .with_expiry(Expiry::OnInactivity(cookie_duration(idle)))
+}
+
+/// `idle` as the cookie library's duration.
+pub fn cookie_duration(idle: Duration) -> tower_sessions::cookie::time::Duration {
+    tower_sessions::cookie::time::Duration::try_from(idle).unwrap_or(tower_sessions::cookie::time::Duration::HOUR)
 }
 
 /// Deletes expired sessions every [`CLEANUP_PERIOD`] until the task is aborted.

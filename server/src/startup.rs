@@ -25,7 +25,7 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::http::security::SiteOrigin;
 use crate::http::status::StatusPages;
-use crate::http::{assets, auth, cache, health, metrics, request_id, security, status};
+use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, security, status};
 use crate::jobs::JobRunner;
 use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
 use crate::oidc::OidcProviders;
@@ -142,7 +142,8 @@ impl Application {
         let app_state = AppState { status: Arc::clone(&status), auth: Arc::clone(&auth), providers };
         let leptos = site_options()?;
 
-        let renderer = leptos_router(&leptos, &app_state, generate_route_list(App));
+        let renderer =
+            leptos_router(&leptos, &app_state, &provider_origins(&config.oidc_providers), generate_route_list(App));
         let pages = Arc::new(StatusPages::new(Arc::clone(&status), renderer, config.base_url.clone()));
         let metrics = Arc::new(metrics::Metrics::new(store.clone()));
         let site = SiteOrigin::new(&config.base_url);
@@ -155,7 +156,8 @@ impl Application {
             oidc: Arc::new(OidcProviders::new(&config.oidc_providers, &config.base_url)),
         };
 
-        let context = leptos_context(&app_state);
+        let form_targets = provider_origins(&config.oidc_providers);
+        let context = leptos_context(&app_state, &form_targets);
         let pkg_dir = std::path::Path::new(leptos.site_root.as_ref()).join(leptos.site_pkg_dir.as_ref());
         // Pages and the routes that sign people in and out know who is signed in; the session record is loaded
         // only for them, not for assets, feeds or probes.
@@ -164,9 +166,8 @@ impl Application {
             .route("/auth/email/verify", post(auth::use_link))
             .route("/auth/signout", post(auth::sign_out))
             .route("/auth/signout-everywhere", post(auth::sign_out_everywhere))
-            .route("/auth/oidc/{id}/start", get(auth::oidc_start))
+            .route("/auth/oidc/{id}/start", post(auth::oidc_start))
             .route("/auth/oidc/{id}/callback", get(auth::oidc_callback))
-            .route("/auth/oidc/link", post(auth::oidc_confirm_link))
             .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
                 let leptos = leptos.clone();
                 move || shell(leptos.clone())
@@ -188,6 +189,10 @@ impl Application {
             .layer(middleware::from_fn_with_state(site.clone(), security::refuse_cross_site))
             .layer(middleware::from_fn_with_state(site, security::headers))
             .layer(middleware::from_fn(cache::default_cache_control))
+            .layer(middleware::from_fn_with_state(
+                client_ip::TrustedProxies::new(config.trusted_proxies.clone()),
+                client_ip::resolve,
+            ))
             .layer(CompressionLayer::new())
             .layer(middleware::from_fn_with_state(metrics, metrics::track))
             .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
@@ -238,29 +243,47 @@ fn site_options() -> Result<LeptosOptions, StartupError> {
     Ok(leptos)
 }
 
-/// How long an e-mail sign-in link works.
-pub const LINK_LIFETIME: Duration = Duration::from_secs(15 * 60);
+/// How long an e-mail sign-in link works (ASVS 2.7.2: at most 10 minutes).
+pub const LINK_LIFETIME: Duration = Duration::from_secs(10 * 60);
 
 /// Context for every render and server function: the app state, and the page's Content-Security-Policy with the
 /// nonce Leptos put on its inline scripts.
-fn leptos_context(app_state: &AppState) -> impl Fn() + Clone + Send + Sync + 'static {
+fn leptos_context(app_state: &AppState, form_targets: &str) -> impl Fn() + Clone + Send + Sync + 'static {
     let app_state = app_state.clone();
+    let form_targets = form_targets.to_owned();
     move || {
         provide_context(app_state.clone());
         if let (Some(nonce), Some(response)) =
             (leptos::nonce::use_nonce(), leptos::prelude::use_context::<leptos_axum::ResponseOptions>())
-            && let Ok(policy) = axum::http::HeaderValue::try_from(security::page_csp(&nonce))
+            && let Ok(policy) = axum::http::HeaderValue::try_from(security::page_csp(&nonce, &form_targets))
         {
             response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, policy);
         }
     }
 }
 
+/// The origins of the providers' issuers, space-separated, for the pages' `form-action`: a provider sign-in is a
+/// form post that Berth redirects to the provider. (Providers serve their authorization endpoint from the
+/// issuer's origin; `oidc` warns at discovery when one does not.)
+fn provider_origins(providers: &[crate::config::OidcProviderConfig]) -> String {
+    let mut origins: Vec<String> =
+        providers.iter().map(|provider| provider.issuer_url.origin().ascii_serialization()).collect();
+    origins.sort();
+    origins.dedup();
+    origins.join(" ")
+}
+
 /// A router that renders every Leptos route, for rendering pages into caches.
-fn leptos_router(leptos: &LeptosOptions, app_state: &AppState, routes: Vec<AxumRouteListing>) -> Router {
+fn leptos_router(
+    leptos: &LeptosOptions,
+    app_state: &AppState,
+    form_targets: &str,
+    routes: Vec<AxumRouteListing>,
+) -> Router {
     let shell_options = leptos.clone();
+    let context = leptos_context(app_state, form_targets);
     Router::new()
-        .leptos_routes_with_context(leptos, routes, leptos_context(app_state), move || shell(shell_options.clone()))
+        .leptos_routes_with_context(leptos, routes, context, move || shell(shell_options.clone()))
         .with_state(leptos.clone())
 }
 

@@ -14,7 +14,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use model::{AccountView, ProviderLink, Viewer};
+use model::{AccountNotice, AccountView, LinkPreview, PendingJoinView, ProviderLink, SignInError, Viewer};
 
 /// The signed-in visitor, if any.
 #[server(prefix = "/api", endpoint = "viewer")]
@@ -26,6 +26,28 @@ pub async fn get_viewer() -> Result<Option<Viewer>, AppError> {
 #[server(prefix = "/api", endpoint = "providers")]
 pub async fn get_providers() -> Result<Vec<ProviderLink>, AppError> {
     Ok(crate::ssr::app_state()?.providers.clone())
+}
+
+/// What the page behind an e-mail link shows before it is used; `None` when the link cannot be used.
+#[server(prefix = "/api", endpoint = "link_preview")]
+pub async fn get_link_preview(token: String) -> Result<Option<LinkPreview>, AppError> {
+    let state = crate::ssr::app_state()?;
+    let preview = state.auth.link_preview(&token).await.map_err(crate::ssr::respond_with_error)?;
+    Ok(preview.map(|(masked_email, joins)| LinkPreview {
+        masked_email,
+        joins_provider: joins.map(|id| crate::ssr::provider_name(&state, &id)),
+    }))
+}
+
+/// The provider sign-in of this browser that waits for its e-mail proof, if any.
+#[server(prefix = "/api", endpoint = "pending_join")]
+pub async fn get_pending_join() -> Result<Option<PendingJoinView>, AppError> {
+    let state = crate::ssr::app_state()?;
+    let pending = crate::ssr::pending_join().await;
+    Ok(pending.map(|pending| PendingJoinView {
+        provider: crate::ssr::provider_name(&state, &pending.provider),
+        masked_email: model::mask_email(&pending.email),
+    }))
 }
 
 /// Completes sign-up for the signed-in user, then goes to the account page.
@@ -67,26 +89,50 @@ pub async fn end_session(session_id: String) -> Result<(), AppError> {
     Ok(())
 }
 
+/// How long a sign-in link works, as pages say it.
+pub const LINK_MINUTES: u32 = 10;
+
+/// The sign-in error in the current query, if any (codes only; see [`SignInError`]).
+fn query_error() -> impl Fn() -> Option<SignInError> + Copy {
+    let query = use_query_map();
+    move || query.with(|query| SignInError::from_query(|key| query.get(key)))
+}
+
 /// `/signin`: e-mail link form and provider buttons.
 #[component]
 pub fn SignInPage() -> impl IntoView {
     let query = use_query_map();
-    let error = move || query.read().get("error");
+    let error = query_error();
     let email = move || query.read().get("email").unwrap_or_default();
     let providers = Resource::new_blocking(|| (), |()| get_providers());
+    let message = move |list: &[ProviderLink]| {
+        error().map(|error| error.message(|id| list.iter().find(|p| p.id == id).map(|p| p.display_name.clone())))
+    };
+    let field_error = move || error().filter(SignInError::is_about_the_email_field);
     view! {
         <Title text="Sign in"/>
         <h1>"Sign in or sign up"</h1>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = providers.await.unwrap_or_default();
+                error()
+                    .filter(|error| !error.is_about_the_email_field())
+                    .and_then(|_| message(&list))
+                    .map(|message| view! { <div class="notice notice-error" role="alert"><p>{message}</p></div> })
+            })}
+        </Suspense>
         <section aria-labelledby="email-heading" class="card">
             <h2 id="email-heading">"With an e-mail link"</h2>
-            <p>"We will send you a link that signs you in. It works once, for 15 minutes. New here? The same link creates your account."</p>
+            <p>{format!("We will send you a link that signs you in. It works once, for {LINK_MINUTES} minutes. New here? The same link creates your account.")}</p>
             <form method="post" action="/auth/email" class="stack">
                 <label for="email">"E-mail address"</label>
                 <input id="email" name="email" type="email" autocomplete="email" required=true
                     value=email
-                    aria-invalid=move || error().map(|_| "true")
-                    aria-describedby=move || error().map(|_| "email-error")/>
-                {move || error().map(|message| view! { <p id="email-error" class="field-error">{message}</p> })}
+                    aria-invalid=move || field_error().map(|_| "true")
+                    aria-describedby=move || field_error().map(|_| "email-error")/>
+                {move || field_error().map(|error| view! {
+                    <p id="email-error" class="field-error">{error.message(|_| None)}</p>
+                })}
                 <button type="submit">"Send me a sign-in link"</button>
             </form>
         </section>
@@ -98,9 +144,10 @@ pub fn SignInPage() -> impl IntoView {
                             <h2 id="providers-heading">"With your organisation's account"</h2>
                             <ul class="providers">
                                 {list.into_iter().map(|provider| view! {
-                                    <li><a class="button" rel="external" href=format!("/auth/oidc/{}/start", provider.id)>
-                                        {format!("Sign in with {}", provider.display_name)}
-                                    </a></li>
+                                    // A POST, so that no other site can start a sign-in in this browser.
+                                    <li><form method="post" action=format!("/auth/oidc/{}/start", provider.id)>
+                                        <button type="submit">{format!("Sign in with {}", provider.display_name)}</button>
+                                    </form></li>
                                 }).collect_view()}
                             </ul>
                         </section>
@@ -119,48 +166,115 @@ pub fn LinkSentPage() -> impl IntoView {
     view! {
         <Title text="Check your e-mail"/>
         <h1>"Check your e-mail"</h1>
-        <p>"If the address can receive mail, a sign-in link is on its way. It works once, for 15 minutes."</p>
+        <p>{format!("If the address can receive mail, a sign-in link is on its way. It works once, for {LINK_MINUTES} minutes.")}</p>
         <p>"Nothing arrived? Check your spam folder, or " <a href="/signin">"ask for a new link"</a> "."</p>
     }
 }
 
-/// `/signin/link?token=…`: confirms before using the link, so that mail scanners that open links cannot use it up.
+/// `/signin/link?token=…`: shows which address the link signs in (masked), and asks before using it, so that mail
+/// scanners that open links cannot use it up and a link someone else sent is noticed.
 #[component]
 pub fn ConfirmLinkPage() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.read().get("token").unwrap_or_default();
-    let error = move || query.read().get("error");
+    let preview = Resource::new_blocking(token, get_link_preview);
     view! {
         <Title text="Sign in"/>
         <h1>"Sign in to Berth"</h1>
-        {move || error().map(|message| view! { <div class="notice notice-error" role="alert"><p>{message}</p></div> })}
-        <form method="post" action="/auth/email/verify" class="stack">
-            <input type="hidden" name="token" value=token/>
-            <button type="submit">"Sign in"</button>
-        </form>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match preview.await {
+                    Ok(Some(preview)) => view! {
+                        <p>
+                            "This link signs you in as " <strong class="masked-email">{preview.masked_email}</strong>
+                            {preview.joins_provider.map(|provider| format!(
+                                " and links your {provider} sign-in to that account"
+                            ))}
+                            ". If you did not ask for it, close this page: nothing happens."
+                        </p>
+                        <form method="post" action="/auth/email/verify" class="stack">
+                            <input type="hidden" name="token" value=token/>
+                            <button type="submit">"Sign in"</button>
+                        </form>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <div class="notice notice-error" role="alert">
+                            <p>{SignInError::LinkExpired.message(|_| None)}</p>
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
         <p><a href="/signin">"Ask for a new link"</a></p>
     }
 }
 
-/// `/signin/link-account?provider=…&email=…`: a provider vouched for an address that already has an account; asks
-/// before joining them. (The identity itself waits in the session; the query only names it.)
+/// `/signin/link-account`: a provider vouched for an address that already has an account. Nobody joins a sign-in
+/// to an account without proving they hold it, so a link went to that address; opened in this browser, it links
+/// the provider and signs in. (What waits is in this browser's session; the URL carries nothing.)
 #[component]
 pub fn LinkAccountPage() -> impl IntoView {
-    let query = use_query_map();
-    let provider = move || query.read().get("provider").unwrap_or_else(|| "your provider".into());
-    let email = move || query.read().get("email").unwrap_or_default();
+    let pending = Resource::new_blocking(|| (), |()| get_pending_join());
     view! {
-        <Title text="Link your sign-in"/>
+        <Title text="Confirm by e-mail"/>
         <h1>"You already have an account"</h1>
-        <p>
-            "A Berth account with the address " <strong>{email}</strong> " already exists. " {provider}
-            " confirmed that this address is yours. Do you want to sign in to that account with " {provider}
-            " from now on?"
-        </p>
-        <form method="post" action="/auth/oidc/link" class="stack">
-            <button type="submit">"Yes, link and sign in"</button>
-        </form>
-        <p><a href="/signin">"No, go back"</a></p>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match pending.await {
+                    Ok(Some(pending)) => view! {
+                        <p>
+                            "A Berth account with the address " <strong class="masked-email">{pending.masked_email}</strong>
+                            " already exists. To link your " {pending.provider.clone()} " sign-in to it, prove that "
+                            "the account is yours: we sent a link to that address."
+                        </p>
+                        <p>{format!("Open the link in this browser within {LINK_MINUTES} minutes. It links {} to your account and signs you in.", pending.provider)}</p>
+                    }.into_any(),
+                    Ok(None) => view! {
+                        <div class="notice notice-error" role="alert">
+                            <p>{SignInError::FlowExpired.message(|_| None)}</p>
+                        </div>
+                    }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+        <p><a href="/signin">"Back to sign-in"</a></p>
+    }
+}
+
+/// `/account/link?provider=ID`: asks before sending a signed-in user to a provider to link it to their account.
+#[component]
+pub fn LinkProviderPage() -> impl IntoView {
+    let query = use_query_map();
+    let id = move || query.read().get("provider").unwrap_or_default();
+    let providers = Resource::new_blocking(|| (), |()| get_providers());
+    view! {
+        <Title text="Link a way to sign in"/>
+        <h1>"Link a way to sign in"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let list = providers.await.unwrap_or_default();
+                match list.into_iter().find(|provider| provider.id == id()) {
+                    Some(provider) => view! {
+                        <p>{format!(
+                            "Link {0} to your Berth account? You will sign in at {0}; after that, you can sign in to \
+                             Berth with it too.", provider.display_name
+                        )}</p>
+                        <form method="post" action=format!("/auth/oidc/{}/start", provider.id) class="stack">
+                            <input type="hidden" name="intent" value="link"/>
+                            <button type="submit">{format!("Yes, link {}", provider.display_name)}</button>
+                        </form>
+                    }.into_any(),
+                    None => view! {
+                        <div class="notice notice-error" role="alert">
+                            <p>{SignInError::ProviderUnknown.message(|_| None)}</p>
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+        <p><a href="/account">"No, back to your account"</a></p>
     }
 }
 
@@ -239,16 +353,21 @@ pub fn AccountPage() -> impl IntoView {
     let account = Resource::new_blocking(move || (end.version().get(), profile.version().get()), |_| get_account());
     let providers = Resource::new_blocking(|| (), |()| get_providers());
     let query = use_query_map();
-    let notice = move || query.read().get("notice");
+    let notice = move || query.read().get("notice").and_then(|code| AccountNotice::parse(&code));
+    let notice_provider = move || query.read().get("provider").unwrap_or_default();
     view! {
         <Title text="Your account"/>
         <h1>"Your account"</h1>
-        {move || notice().map(|notice| view! { <div class="notice" role="status"><p>{notice}</p></div> })}
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let providers = providers.await.unwrap_or_default();
+                let notice = notice().map(|notice| {
+                    let id = notice_provider();
+                    let name = providers.iter().find(|p| p.id == id).map_or("The provider", |p| p.display_name.as_str());
+                    view! { <div class="notice" role="status"><p>{notice.message(name)}</p></div> }
+                });
                 match account.await {
-                    Ok(account) => view! { <AccountDetails account end profile providers/> }.into_any(),
+                    Ok(account) => view! { {notice} <AccountDetails account end profile providers/> }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
@@ -298,7 +417,7 @@ fn AccountDetails(
                 <p>"Add another way to sign in:"</p>
                 <ul class="providers">
                     {unlinked.into_iter().map(|provider| view! {
-                        <li><a class="button" rel="external" href=format!("/auth/oidc/{}/start", provider.id)>
+                        <li><a class="button" href=format!("/account/link?provider={}", provider.id)>
                             {format!("Link {}", provider.display_name)}
                         </a></li>
                     }).collect_view()}

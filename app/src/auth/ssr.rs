@@ -1,16 +1,21 @@
 //! Server side of accounts: the store contract, signed-in sessions and the sign-in service.
 
-use std::collections::HashMap;
+mod limits;
+
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use sha2::{Digest as _, Sha256};
 
-use super::model::{AuditFilter, AuditRecord, DisplayName, Organisation, Role, UserSummary, Viewer};
+pub use limits::{Limiter, MAX_KEYS, client_key};
+
+use super::model::{
+    AuditFilter, AuditRecord, DisplayName, Organisation, Role, SignInError, UserSummary, Viewer, mask_email,
+};
 use crate::email::EmailAddress;
 use crate::error::{AppError, StoreError};
 
@@ -71,19 +76,34 @@ impl User {
     }
 }
 
-/// An identity a provider (or an e-mail link) has vouched for.
+/// An identity a provider (or an e-mail link) has vouched for. Identities are keyed by provider id, issuer and
+/// subject, so that a provider id pointed at another issuer cannot reach the old issuer's accounts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedIdentity {
     /// Provider id; `email` for e-mail links.
     pub provider: String,
+    /// The provider's issuer URL; empty for e-mail links.
+    pub issuer: String,
     /// The provider's stable id for the person.
     pub subject: String,
-    /// The address the provider gave, if it says it is verified.
+    /// The address the provider gave, if it says it is verified (and the provider may vouch for its domain).
     pub email: Option<EmailAddress>,
 }
 
-/// A signed-in session as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl VerifiedIdentity {
+    /// The identity an e-mail link proves.
+    pub fn email_link(email: &EmailAddress) -> Self {
+        Self {
+            provider: "email".into(),
+            issuer: String::new(),
+            subject: email.as_str().to_owned(),
+            email: Some(email.clone()),
+        }
+    }
+}
+
+/// A signed-in session as stored. `Debug` hides the id.
+#[derive(Clone, PartialEq, Eq)]
 pub struct UserSession {
     /// Random id kept in the session record.
     pub id: String,
@@ -101,6 +121,18 @@ pub struct UserSession {
     pub user_agent: Option<String>,
 }
 
+impl std::fmt::Debug for UserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserSession")
+            .field("id", &"********")
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .field("last_seen_at", &self.last_seen_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A linked identity as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityRecord {
@@ -112,8 +144,8 @@ pub struct IdentityRecord {
     pub last_sign_in_at: DateTime<Utc>,
 }
 
-/// A rendered message for the outbox.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A rendered message for the outbox. `Debug` hides the bodies, which may carry a sign-in link.
+#[derive(Clone, PartialEq, Eq)]
 pub struct OutgoingMail {
     /// Recipient.
     pub recipient: EmailAddress,
@@ -123,6 +155,93 @@ pub struct OutgoingMail {
     pub text_body: String,
     /// HTML part.
     pub html_body: String,
+    /// For a message that carries a secret (a sign-in link): when the secret stops working. Its body is erased
+    /// once delivered, or at that time if it was not.
+    pub secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for OutgoingMail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutgoingMail")
+            .field("recipient", &self.recipient)
+            .field("subject", &self.subject)
+            .field("bodies", &"********")
+            .field("secret_expires_at", &self.secret_expires_at)
+            .finish()
+    }
+}
+
+/// Who set a user's role. A role set or taken away by a person is never changed again by `admin_emails`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RoleSource {
+    /// `admin_emails`, at a sign-in whose address was proven by an e-mail link.
+    Config,
+    /// Another admin.
+    Admin,
+    /// `berth admin grant|revoke`.
+    Cli,
+}
+
+impl RoleSource {
+    /// The stored form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleSource::Config => "config",
+            RoleSource::Admin => "admin",
+            RoleSource::Cli => "cli",
+        }
+    }
+}
+
+/// A used e-mail link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumedLink {
+    /// The address it proves.
+    pub email: EmailAddress,
+    /// The provider identity it also joins to the account of that address, if it was sent for that.
+    pub joins: Option<VerifiedIdentity>,
+}
+
+/// Session record key of a provider identity waiting for the e-mail link that proves its address.
+pub const PENDING_JOIN_KEY: &str = "pending_join";
+
+/// A provider sign-in whose verified address belongs to an existing account, waiting in the browser session that
+/// started it for the e-mail link sent to that address. The link works for the join only in this session. (Kept in
+/// the server-side session record; never sent to the browser.)
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PendingJoin {
+    /// Hash of the link's token.
+    pub token_hash: String,
+    /// Provider id.
+    pub provider: String,
+    /// Provider issuer.
+    pub issuer: String,
+    /// Subject at the provider.
+    pub subject: String,
+    /// The verified address.
+    pub email: String,
+    /// When the link was sent (Unix seconds).
+    pub started_at: i64,
+}
+
+impl PendingJoin {
+    fn matches(&self, token_hash: &str, identity: &VerifiedIdentity) -> bool {
+        self.token_hash == token_hash
+            && self.provider == identity.provider
+            && self.issuer == identity.issuer
+            && self.subject == identity.subject
+    }
+}
+
+/// A signed-in session that is still valid, found for a request.
+#[derive(Debug, Clone)]
+pub struct ActiveSession {
+    /// Whose.
+    pub user: User,
+    /// Which.
+    pub session: UserSession,
+    /// Whether this request was recorded as activity; the browser session's expiry should then move too.
+    pub touched: bool,
 }
 
 /// One row for the audit trail.
@@ -175,26 +294,37 @@ pub enum LinkOutcome {
 /// same transaction.
 #[async_trait]
 pub trait AccountStore: Send + Sync + 'static {
-    /// Stores a sign-in link (only its hash) and queues its mail, in one transaction.
+    /// Stores a sign-in link (only its hash) and queues its mail, in one transaction. `joins` is the provider
+    /// identity the link also joins to the account of `email`, if it is sent for that.
     async fn create_sign_in_link(
         &self,
         token_hash: &str,
         email: &EmailAddress,
         expires_at: DateTime<Utc>,
+        joins: Option<&VerifiedIdentity>,
         mail: &OutgoingMail,
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError>;
 
-    /// Marks the link used and returns its address, if it exists, is unused and has not expired. Succeeds at most
-    /// once per link, even when raced.
+    /// Marks the link used and returns what it proves, if it exists, is unused and has not expired. Succeeds at
+    /// most once per link, even when raced.
     async fn consume_sign_in_link(
         &self,
         token_hash: &str,
         now: DateTime<Utc>,
-    ) -> Result<Option<EmailAddress>, StoreError>;
+    ) -> Result<Option<ConsumedLink>, StoreError>;
 
-    /// Signs `identity` in: finds or creates its user (an admin when `admin`), records the session and the audit
-    /// rows (`user.sign_up` when created, `user.sign_in`).
+    /// The address and the provider id to join of a link that could still be used, without using it.
+    async fn sign_in_link_preview(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(EmailAddress, Option<String>)>, StoreError>;
+
+    /// Signs `identity` in: finds or creates its user, records the session and the audit rows (`user.sign_up`
+    /// when created, `user.sign_in`), and ends the other unused sign-in links of the account's address. `admin`
+    /// says the address is in `admin_emails`: the role is granted only if the address has been proven by an
+    /// e-mail link and no person ever set the role.
     async fn sign_in(
         &self,
         identity: &VerifiedIdentity,
@@ -240,8 +370,15 @@ pub trait AccountStore: Send + Sync + 'static {
     /// Users, newest first, at most `limit`.
     async fn users(&self, limit: u32) -> Result<Vec<User>, StoreError>;
 
-    /// Sets a user's role; returns whether it changed (the audit row is written only then).
-    async fn set_role(&self, user_id: i64, role: Role, audit: &NewAuditEntry) -> Result<bool, StoreError>;
+    /// Sets a user's role and records who set it; returns whether the role changed (the audit row is written only
+    /// then).
+    async fn set_role(
+        &self,
+        user_id: i64,
+        role: Role,
+        source: RoleSource,
+        audit: &NewAuditEntry,
+    ) -> Result<bool, StoreError>;
 
     /// Disables (ending every session) or enables a user; returns whether it changed.
     async fn set_disabled(&self, user_id: i64, disabled: bool, audit: &NewAuditEntry) -> Result<bool, StoreError>;
@@ -282,38 +419,35 @@ pub fn new_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Fixed-window counters per key, kept in memory: enough to slow down guessing and mail bombing from one process.
+/// The window of every sign-in rate limit.
+pub const RATE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Link requests per address in [`RATE_WINDOW`] (against mail bombing one person).
+pub const LINKS_PER_ADDRESS: u32 = 5;
+/// Link requests per client in [`RATE_WINDOW`], whatever the addresses.
+pub const LINKS_PER_CLIENT: u32 = 20;
+/// Failed link uses per client in [`RATE_WINDOW`]; once spent, that client's link uses are refused until the
+/// budget refills. Link requests are counted apart, so a flood of junk tokens does not stop anyone asking for one.
+pub const FAILED_LINKS_PER_CLIENT: u32 = 20;
+/// Provider sign-ins started per client in [`RATE_WINDOW`].
+pub const OIDC_STARTS_PER_CLIENT: u32 = 30;
+
+/// The sign-in rate limits: separate budgets, each keyed by what it protects.
 #[derive(Debug)]
-pub struct RateLimiter {
-    window: Duration,
-    limit: u32,
-    hits: Mutex<HashMap<String, (Instant, u32)>>,
+pub struct SignInLimits {
+    links_per_address: Limiter<String>,
+    links_per_client: Limiter<IpAddr>,
+    failed_links_per_client: Limiter<IpAddr>,
+    oidc_starts_per_client: Limiter<IpAddr>,
 }
 
-impl RateLimiter {
-    /// At most `limit` hits per key in each `window`.
-    pub fn new(limit: u32, window: Duration) -> Self {
-        Self { window, limit, hits: Mutex::new(HashMap::new()) }
-    }
-
-    /// Counts a hit on `key`; refuses when the key is over its limit.
-    pub fn check(&self, key: &str) -> Result<(), AppError> {
-        let now = Instant::now();
-        let mut hits = self.hits.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if hits.len() > 100_000 {
-            hits.retain(|_, (start, _)| now.duration_since(*start) < self.window);
+impl Default for SignInLimits {
+    fn default() -> Self {
+        Self {
+            links_per_address: Limiter::new(LINKS_PER_ADDRESS, RATE_WINDOW, MAX_KEYS),
+            links_per_client: Limiter::new(LINKS_PER_CLIENT, RATE_WINDOW, MAX_KEYS),
+            failed_links_per_client: Limiter::new(FAILED_LINKS_PER_CLIENT, RATE_WINDOW, MAX_KEYS),
+            oidc_starts_per_client: Limiter::new(OIDC_STARTS_PER_CLIENT, RATE_WINDOW, MAX_KEYS),
         }
-        let entry = hits.entry(key.to_owned()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-        if entry.1 > self.limit {
-            let left = self.window.saturating_sub(now.duration_since(entry.0));
-            let minutes = u32::try_from(left.as_secs().div_ceil(60)).unwrap_or(u32::MAX).max(1);
-            return Err(AppError::RateLimited { retry_after_minutes: minutes });
-        }
-        Ok(())
     }
 }
 
@@ -321,6 +455,9 @@ impl RateLimiter {
 pub trait MailRenderer: Send + Sync + 'static {
     /// The sign-in link message.
     fn sign_in_link(&self, to: &EmailAddress, link: &str, valid_minutes: u32) -> OutgoingMail;
+
+    /// The message that proves an address before the provider `provider` (display name) is linked to its account.
+    fn join_link(&self, to: &EmailAddress, link: &str, valid_minutes: u32, provider: &str) -> OutgoingMail;
 }
 
 /// Settings of the sign-in service.
@@ -328,7 +465,7 @@ pub trait MailRenderer: Send + Sync + 'static {
 pub struct AuthSettings {
     /// Public base URL, for links in mail.
     pub base_url: String,
-    /// Addresses that become admins at sign-in.
+    /// Addresses that become admins when they sign in with an e-mail link.
     pub admin_emails: Vec<EmailAddress>,
     /// How long an e-mail link works.
     pub link_lifetime: Duration,
@@ -352,8 +489,7 @@ pub struct AuthService {
     store: Arc<dyn AccountStore>,
     mail: Arc<dyn MailRenderer>,
     settings: AuthSettings,
-    per_address: RateLimiter,
-    per_ip: RateLimiter,
+    limits: SignInLimits,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -365,8 +501,12 @@ impl std::fmt::Debug for AuthService {
 impl AuthService {
     /// The service over `store`.
     pub fn new(store: Arc<dyn AccountStore>, mail: Arc<dyn MailRenderer>, settings: AuthSettings) -> Self {
-        let quarter = Duration::from_secs(15 * 60);
-        Self { store, mail, settings, per_address: RateLimiter::new(5, quarter), per_ip: RateLimiter::new(30, quarter) }
+        Self { store, mail, settings, limits: SignInLimits::default() }
+    }
+
+    /// How long a signed-in session may go without a request.
+    pub fn session_idle(&self) -> Duration {
+        self.settings.session_idle
     }
 
     /// The store.
@@ -374,28 +514,29 @@ impl AuthService {
         &self.store
     }
 
-    /// Counts a sign-in attempt from `request` (and for `email`, if given) against the rate limits.
-    pub fn check_rate(&self, request: &RequestInfo, email: Option<&EmailAddress>) -> Result<(), AppError> {
-        if let Some(ip) = request.ip {
-            self.per_ip.check(&format!("ip:{ip}"))?;
-        }
-        if let Some(email) = email {
-            self.per_address.check(&format!("email:{}", email.as_str()))?;
-        }
-        Ok(())
+    /// Counts a provider sign-in started by the client of `request`.
+    pub fn check_oidc_start(&self, request: &RequestInfo) -> Result<(), SignInError> {
+        Ok(self.limits.oidc_starts_per_client.check(&client_key(request.ip))?)
+    }
+
+    fn link_lifetime(&self) -> (chrono::Duration, u32) {
+        let lifetime = chrono::Duration::from_std(self.settings.link_lifetime).unwrap_or(chrono::Duration::minutes(10));
+        (lifetime, u32::try_from(self.settings.link_lifetime.as_secs() / 60).unwrap_or(10).max(1))
+    }
+
+    fn link_url(&self, token: &str) -> String {
+        format!("{}/signin/link?token={token}", self.settings.base_url.trim_end_matches('/'))
     }
 
     /// Sends a one-time sign-in link to `email`. Answers the same whether or not the address has an account.
-    pub async fn request_link(&self, email: &str, request: &RequestInfo) -> Result<(), AppError> {
-        let email =
-            EmailAddress::parse(email).map_err(|error| AppError::invalid("email", capitalise(&error.to_string())))?;
-        self.check_rate(request, Some(&email))?;
+    pub async fn request_link(&self, email: &EmailAddress, request: &RequestInfo) -> Result<(), SignInError> {
+        self.limits.links_per_client.check(&client_key(request.ip))?;
+        self.limits.links_per_address.check(&email.as_str().to_owned())?;
         let token = new_token();
         let now = Utc::now();
-        let lifetime = chrono::Duration::from_std(self.settings.link_lifetime).unwrap_or(chrono::Duration::minutes(15));
-        let link = format!("{}/signin/link?token={token}", self.settings.base_url.trim_end_matches('/'));
-        let minutes = u32::try_from(self.settings.link_lifetime.as_secs() / 60).unwrap_or(15);
-        let mail = self.mail.sign_in_link(&email, &link, minutes);
+        let (lifetime, minutes) = self.link_lifetime();
+        let mut mail = self.mail.sign_in_link(email, &self.link_url(&token), minutes);
+        mail.secret_expires_at = Some(now + lifetime);
         let audit = NewAuditEntry {
             at: now,
             actor_id: None,
@@ -405,47 +546,112 @@ impl AuthService {
             ip: request.ip.map(|ip| ip.to_string()),
             details: serde_json::json!({}),
         };
-        self.store.create_sign_in_link(&token_hash(&token), &email, now + lifetime, &mail, &audit).await?;
+        self.store.create_sign_in_link(&token_hash(&token), email, now + lifetime, None, &mail, &audit).await?;
         Ok(())
     }
 
-    /// Uses a sign-in link; on success the person is signed in as a new session (returned with the user).
-    pub async fn sign_in_with_link(
-        &self,
-        token: &str,
-        request: &RequestInfo,
-    ) -> Result<(User, UserSession, bool), AppError> {
-        self.check_rate(request, None)?;
-        let email = self.store.consume_sign_in_link(&token_hash(token.trim()), Utc::now()).await?.ok_or_else(|| {
-            AppError::invalid("token", "This sign-in link has expired or has already been used. Ask for a new one.")
-        })?;
-        let identity =
-            VerifiedIdentity { provider: "email".into(), subject: email.as_str().to_owned(), email: Some(email) };
-        self.sign_in(&identity, request).await
-    }
-
-    /// Signs in a verified identity as a new session.
-    pub async fn sign_in(
+    /// A provider vouched for an address that already has an account: sends that address a link which, opened in
+    /// this browser, proves the address, joins the identity to the account and signs in. Returns what the browser
+    /// session keeps until then. `provider_name` names the provider in the message.
+    pub async fn request_join_link(
         &self,
         identity: &VerifiedIdentity,
+        provider_name: &str,
         request: &RequestInfo,
-    ) -> Result<(User, UserSession, bool), AppError> {
-        self.try_sign_in(identity, request).await?.ok_or_else(|| {
-            AppError::invalid(
-                "account",
-                "Another account already uses this e-mail address. Sign in to it the usual way, then link this \
-                 provider from your account page.",
-            )
+    ) -> Result<PendingJoin, SignInError> {
+        let email = identity.email.as_ref().ok_or(SignInError::FlowExpired)?;
+        self.limits.links_per_address.check(&email.as_str().to_owned())?;
+        let token = new_token();
+        let now = Utc::now();
+        let (lifetime, minutes) = self.link_lifetime();
+        let mut mail = self.mail.join_link(email, &self.link_url(&token), minutes, provider_name);
+        mail.secret_expires_at = Some(now + lifetime);
+        let audit = NewAuditEntry {
+            at: now,
+            actor_id: None,
+            actor: "anonymous".into(),
+            action: "identity.join_link_request".into(),
+            target: format!("email:{}", email.as_str()),
+            ip: request.ip.map(|ip| ip.to_string()),
+            details: serde_json::json!({ "provider": identity.provider, "issuer": identity.issuer }),
+        };
+        let hash = token_hash(&token);
+        self.store.create_sign_in_link(&hash, email, now + lifetime, Some(identity), &mail, &audit).await?;
+        Ok(PendingJoin {
+            token_hash: hash,
+            provider: identity.provider.clone(),
+            issuer: identity.issuer.clone(),
+            subject: identity.subject.clone(),
+            email: email.as_str().to_owned(),
+            started_at: now.timestamp(),
         })
     }
 
+    /// What the page behind a link shows: the masked address it signs in, and the provider id it also joins.
+    pub async fn link_preview(&self, token: &str) -> Result<Option<(String, Option<String>)>, AppError> {
+        let preview = self.store.sign_in_link_preview(&token_hash(token.trim()), Utc::now()).await?;
+        Ok(preview.map(|(email, joins)| (mask_email(email.as_str()), joins)))
+    }
+
+    /// Uses a sign-in link; on success the person is signed in as a new session (returned with the user). A link
+    /// sent to join a provider identity works only with the browser session that holds `pending`.
+    pub async fn sign_in_with_link(
+        &self,
+        token: &str,
+        pending: Option<&PendingJoin>,
+        request: &RequestInfo,
+    ) -> Result<(User, UserSession, bool), SignInError> {
+        let client = client_key(request.ip);
+        self.limits.failed_links_per_client.check_not_blocked(&client)?;
+        let hash = token_hash(token.trim());
+        let Some(link) = self.store.consume_sign_in_link(&hash, Utc::now()).await? else {
+            self.limits.failed_links_per_client.record_failure(&client);
+            return Err(SignInError::LinkExpired);
+        };
+        let by_link = VerifiedIdentity::email_link(&link.email);
+        let Some(joins) = link.joins else {
+            return self.sign_in_proven(&by_link, request).await;
+        };
+        if !pending.is_some_and(|pending| pending.matches(&hash, &joins)) {
+            let audit = NewAuditEntry {
+                at: Utc::now(),
+                actor_id: None,
+                actor: "anonymous".into(),
+                action: "identity.join_refused".into(),
+                target: format!("email:{}", link.email.as_str()),
+                ip: request.ip.map(|ip| ip.to_string()),
+                details: serde_json::json!({ "provider": joins.provider, "reason": "opened in another browser" }),
+            };
+            self.store.record_audit(&audit).await?;
+            return Err(SignInError::LinkOtherBrowser);
+        }
+        let (user, session, created) = self.sign_in_proven(&by_link, request).await?;
+        let audit = self
+            .audit(&user, "identity.link", format!("user:{}", user.id), request)
+            .with_details(serde_json::json!({ "provider": joins.provider, "confirmed_by": "e-mail link" }));
+        let outcome = self.store.link_identity(user.id, &joins, &audit).await?;
+        if outcome == LinkOutcome::OwnedByAnother {
+            tracing::warn!(provider = ?joins.provider, "the identity to join was linked to another account meanwhile");
+        }
+        Ok((user, session, created))
+    }
+
+    async fn sign_in_proven(
+        &self,
+        identity: &VerifiedIdentity,
+        request: &RequestInfo,
+    ) -> Result<(User, UserSession, bool), SignInError> {
+        // An e-mail link proves the address, so it always finds (or creates) the account of that address.
+        self.try_sign_in(identity, request).await?.ok_or(SignInError::LinkExpired)
+    }
+
     /// Signs in a verified identity as a new session; `None` when the identity is new but its address belongs to
-    /// another account (joining them needs that person's confirmation).
+    /// another account (joining them needs proof of that account: see [`AuthService::request_join_link`]).
     pub async fn try_sign_in(
         &self,
         identity: &VerifiedIdentity,
         request: &RequestInfo,
-    ) -> Result<Option<(User, UserSession, bool)>, AppError> {
+    ) -> Result<Option<(User, UserSession, bool)>, SignInError> {
         let now = Utc::now();
         let lifetime = chrono::Duration::from_std(self.settings.session_lifetime).unwrap_or(chrono::Duration::days(7));
         let session = UserSession {
@@ -480,7 +686,7 @@ impl AuthService {
                     ..audit
                 };
                 self.store.record_audit(&refused).await?;
-                Err(AppError::invalid("account", "This account is disabled. Contact the service desk."))
+                Err(SignInError::AccountDisabled)
             }
             SignInOutcome::EmailTaken => Ok(None),
         }
@@ -495,36 +701,14 @@ impl AuthService {
     ) -> Result<LinkOutcome, AppError> {
         let audit = self
             .audit(user, "identity.link", format!("user:{}", user.id), request)
-            .with_details(serde_json::json!({ "provider": identity.provider }));
+            .with_details(serde_json::json!({ "provider": identity.provider, "confirmed_by": "signed in" }));
         Ok(self.store.link_identity(user.id, identity, &audit).await?)
     }
 
-    /// Signs in with a provider identity whose verified address belongs to an existing account, after the person
-    /// confirmed that they want the two joined: links it to that account, then signs in.
-    pub async fn link_by_email_and_sign_in(
-        &self,
-        identity: &VerifiedIdentity,
-        request: &RequestInfo,
-    ) -> Result<(User, UserSession, bool), AppError> {
-        let email = identity
-            .email
-            .as_ref()
-            .ok_or_else(|| AppError::invalid("account", "The provider did not confirm an e-mail address."))?;
-        let Some(user) = self.store.user_by_email(email).await? else {
-            return self.sign_in(identity, request).await;
-        };
-        if user.disabled {
-            return Err(AppError::invalid("account", "This account is disabled. Contact the service desk."));
-        }
-        let audit = self
-            .audit(&user, "identity.link", format!("user:{}", user.id), request)
-            .with_details(serde_json::json!({ "provider": identity.provider, "confirmed_by": "verified e-mail" }));
-        self.store.link_identity(user.id, identity, &audit).await?;
-        self.sign_in(identity, request).await
-    }
-
-    /// The user of a signed-in session, if the session is still valid and the account enabled.
-    pub async fn session_user(&self, session_id: &str) -> Result<Option<(User, UserSession)>, AppError> {
+    /// The user of a signed-in session, if the session is still valid and the account enabled. Activity is
+    /// recorded at most every minute (or every quarter of the idle timeout, if that is shorter); `touched` says
+    /// whether this request was recorded.
+    pub async fn session_user(&self, session_id: &str) -> Result<Option<ActiveSession>, AppError> {
         let Some(session) = self.store.user_session(session_id).await? else { return Ok(None) };
         let now = Utc::now();
         let idle = chrono::Duration::from_std(self.settings.session_idle).unwrap_or(chrono::Duration::hours(8));
@@ -535,11 +719,13 @@ impl AuthService {
         if user.disabled {
             return Ok(None);
         }
-        // Recording every request would write on every page view; a minute's precision is plenty.
-        if now - session.last_seen_at > chrono::Duration::minutes(1) {
+        // Recording every request would write on every page view; this precision is plenty.
+        let precision = std::cmp::min(chrono::Duration::minutes(1), idle / 4);
+        let touched = now - session.last_seen_at >= precision;
+        if touched {
             self.store.touch_user_session(&session.id, now).await?;
         }
-        Ok(Some((user, session)))
+        Ok(Some(ActiveSession { user, session, touched }))
     }
 
     /// Completes sign-up: name, organisation and acceptance of the current terms.
@@ -605,7 +791,7 @@ impl AuthService {
         let audit = self.audit(admin, action, format!("user:{}", target.id), request).with_details(
             serde_json::json!({ "role": role.as_str(), "from": target.role.as_str(), "email": target.audit_name() }),
         );
-        Ok(self.store.set_role(target.id, role, &audit).await?)
+        Ok(self.store.set_role(target.id, role, RoleSource::Admin, &audit).await?)
     }
 
     /// Disables an account (ending all its sessions) or enables it again.
@@ -672,17 +858,18 @@ impl NewAuditEntry {
     }
 }
 
+impl From<StoreError> for SignInError {
+    fn from(error: StoreError) -> Self {
+        AppError::from(error).into()
+    }
+}
+
 /// Rows per page of the audit view.
 pub const AUDIT_PAGE: u32 = 100;
 
 /// Refuses anyone but an admin.
 pub fn require_admin(user: &User) -> Result<(), AppError> {
     if user.role == Role::Admin { Ok(()) } else { Err(AppError::Forbidden) }
-}
-
-fn capitalise(text: &str) -> String {
-    let mut chars = text.chars();
-    chars.next().map_or_else(String::new, |first| first.to_uppercase().chain(chars).collect::<String>() + ".")
 }
 
 #[cfg(test)]
@@ -715,14 +902,5 @@ mod tests {
         assert!(!user.needs_sign_up());
         user.terms = Some(("2020-01".to_owned(), Utc::now()));
         assert!(user.needs_sign_up(), "an older version must be accepted again");
-    }
-
-    #[test]
-    fn the_rate_limiter_refuses_over_the_limit_per_key() {
-        let limiter = RateLimiter::new(2, Duration::from_secs(60));
-        assert!(limiter.check("a").is_ok());
-        assert!(limiter.check("a").is_ok());
-        assert_eq!(limiter.check("a"), Err(AppError::RateLimited { retry_after_minutes: 1 }));
-        assert!(limiter.check("b").is_ok(), "keys are counted apart");
     }
 }

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use app::auth::ssr::{AuthService, LinkOutcome, User, UserSession, VerifiedIdentity};
-use app::email::EmailAddress;
+use app::auth::model::{AccountNotice, SignInError};
+use app::auth::ssr::{ActiveSession, AuthService, LinkOutcome, PENDING_JOIN_KEY, PendingJoin, User, UserSession};
+use app::email::{EmailAddress, EmailError};
 use app::error::{AppError, StoreError};
 use app::ssr::{Authenticated, SessionCheckFailed, request_info_from};
 use axum::Form;
@@ -13,8 +14,8 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
+use serde::Deserialize;
+use tower_sessions::{Expiry, Session};
 
 use crate::oidc::{CallbackParams, OidcProviders, PendingFlow};
 
@@ -33,22 +34,16 @@ fn needs_sign_in(path: &str) -> bool {
         .any(|prefix| path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
 
-/// `/signin` with a message for the visitor, keeping what they typed.
-fn back_to_sign_in(message: &str, email: Option<&str>) -> Response {
+/// `/signin` with an error for the visitor (a code the page turns into words), keeping what they typed.
+fn back_to_sign_in(error: &SignInError, email: Option<&str>) -> Response {
     let mut target = url::form_urlencoded::Serializer::new(String::new());
-    target.append_pair("error", message);
+    for (key, value) in error.to_query() {
+        target.append_pair(key, &value);
+    }
     if let Some(email) = email {
         target.append_pair("email", email);
     }
     Redirect::to(&format!("/signin?{}", target.finish())).into_response()
-}
-
-/// The message a visitor sees for `error`; server faults were already logged with their reference.
-fn visitor_message(error: &AppError) -> String {
-    match error {
-        AppError::Invalid { message, .. } => message.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// Records `user` as signed in on this browser: a new session id (so an id planted before sign-in is worthless),
@@ -79,21 +74,35 @@ pub async fn request_link(
     form: Result<Form<EmailForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return back_to_sign_in("Enter your e-mail address.", None);
+        return back_to_sign_in(&SignInError::EmailMissing, None);
     };
-    match auth.request_link(&form.email, &request_info_from(&parts)).await {
+    let typed = form.email.trim();
+    let email = match EmailAddress::parse(typed) {
+        Ok(email) => email,
+        Err(EmailError::Empty) => return back_to_sign_in(&SignInError::EmailMissing, None),
+        Err(EmailError::TooLong) => return back_to_sign_in(&SignInError::EmailTooLong, None),
+        Err(EmailError::Malformed(_)) => return back_to_sign_in(&SignInError::EmailInvalid, Some(typed)),
+    };
+    match auth.request_link(&email, &request_info_from(&parts)).await {
         Ok(()) => Redirect::to("/signin/sent").into_response(),
-        Err(error) => back_to_sign_in(&visitor_message(&error), Some(form.email.trim())),
+        Err(error) => back_to_sign_in(&error, Some(typed)),
     }
 }
 
-/// Form of `POST /auth/email/verify`.
-#[derive(Debug, Deserialize)]
+/// Form of `POST /auth/email/verify`. `Debug` hides the token.
+#[derive(Deserialize)]
 pub struct TokenForm {
     token: String,
 }
 
-/// `POST /auth/email/verify`: uses a sign-in link and signs the browser in.
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm").field("token", &"********").finish()
+    }
+}
+
+/// `POST /auth/email/verify`: uses a sign-in link and signs the browser in. A link that joins a provider identity
+/// works only in the browser session that started that provider sign-in.
 pub async fn use_link(
     State(auth): State<Arc<AuthService>>,
     session: Session,
@@ -101,13 +110,17 @@ pub async fn use_link(
     form: Result<Form<TokenForm>, FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return back_to_sign_in("This sign-in link is incomplete. Ask for a new one.", None);
+        return back_to_sign_in(&SignInError::LinkIncomplete, None);
     };
-    let signed_in = auth.sign_in_with_link(&form.token, &request_info_from(&parts)).await;
+    let pending = session.get::<PendingJoin>(PENDING_JOIN_KEY).await.ok().flatten();
+    let signed_in = auth.sign_in_with_link(&form.token, pending.as_ref(), &request_info_from(&parts)).await;
     let (user, user_session, _) = match signed_in {
         Ok(signed_in) => signed_in,
-        Err(error) => return back_to_sign_in(&visitor_message(&error), None),
+        Err(error) => return back_to_sign_in(&error, None),
     };
+    if pending.is_some() {
+        let _ = session.remove::<PendingJoin>(PENDING_JOIN_KEY).await;
+    }
     finish_sign_in(&auth, &parts, &session, &user, &user_session).await
 }
 
@@ -128,7 +141,7 @@ pub async fn sign_out(State(auth): State<Arc<AuthService>>, session: Session, pa
 pub async fn sign_out_everywhere(State(auth): State<Arc<AuthService>>, session: Session, parts: Parts) -> Response {
     let Some(current) = parts.extensions.get::<Authenticated>() else { return Redirect::to("/signin").into_response() };
     if let Err(error) = auth.end_all_sessions(&current.user, &request_info_from(&parts)).await {
-        return back_to_sign_in(&visitor_message(&error), None);
+        return back_to_sign_in(&SignInError::from(error), None);
     }
     if let Err(error) = session.flush().await {
         tracing::warn!(error = %error, "cannot delete the session record");
@@ -138,39 +151,44 @@ pub async fn sign_out_everywhere(State(auth): State<Arc<AuthService>>, session: 
 
 /// Session record key of a provider sign-in in progress.
 pub const FLOW_KEY: &str = "oidc_flow";
-/// Session record key of a provider identity waiting for the person to confirm joining it to an existing account.
-pub const PENDING_LINK_KEY: &str = "pending_link";
 
-/// A provider identity whose verified address already has an account, waiting for confirmation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PendingLink {
-    provider: String,
-    subject: String,
-    email: String,
-    started_at: i64,
+/// Form of `POST /auth/oidc/{id}/start`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartForm {
+    /// `link` to link the provider to the signed-in account; otherwise a sign-in.
+    #[serde(default)]
+    intent: Option<String>,
 }
 
-/// `GET /auth/oidc/{id}/start`: sends the browser to the provider.
+/// `POST /auth/oidc/{id}/start`: sends the browser to the provider. A POST (checked for its origin like every
+/// other) so that no other site can start a sign-in or a linking in this browser.
 pub async fn oidc_start(
     State(oidc): State<Arc<OidcProviders>>,
     State(auth): State<Arc<AuthService>>,
     Path(id): Path<String>,
     session: Session,
     parts: Parts,
+    form: Result<Form<StartForm>, FormRejection>,
 ) -> Response {
-    let name = oidc.display_name(&id).to_owned();
-    // Each start counts as a sign-in attempt from this address.
-    if let Err(error) = auth.check_rate(&request_info_from(&parts), None) {
-        return back_to_sign_in(&visitor_message(&error), None);
+    let intent = form.map(|Form(form)| form).unwrap_or_default().intent;
+    let link_user = match intent.as_deref() {
+        Some("link") => match parts.extensions.get::<Authenticated>() {
+            Some(current) => Some(current.user.id),
+            None => return Redirect::to("/signin").into_response(),
+        },
+        _ => None,
+    };
+    if let Err(error) = auth.check_oidc_start(&request_info_from(&parts)) {
+        return back_to_sign_in(&error, None);
     }
-    match oidc.start(&id).await {
+    match oidc.start(&id, link_user).await {
         Ok((url, flow)) => match session.insert(FLOW_KEY, flow).await {
             Ok(()) => Redirect::to(url.as_str()).into_response(),
-            Err(error) => back_to_sign_in(&visitor_message(&app::error::report_internal(&error)), None),
+            Err(error) => back_to_sign_in(&app::error::report_internal(&error).into(), None),
         },
         Err(error) => {
-            tracing::warn!(provider = %id, error = %app::error::cause_chain(&error), "cannot start a provider sign-in");
-            back_to_sign_in(&error.visitor_message(&name), None)
+            tracing::warn!(provider = ?id, error = %app::error::cause_chain(&error), "cannot start a provider sign-in");
+            back_to_sign_in(&error.sign_in_error(&id), None)
         }
     }
 }
@@ -184,68 +202,45 @@ pub async fn oidc_callback(
     session: Session,
     parts: Parts,
 ) -> Response {
-    let name = oidc.display_name(&id).to_owned();
     // One use only: a replayed callback finds no flow.
     let flow = session.remove::<PendingFlow>(FLOW_KEY).await.ok().flatten();
+    let link_user = flow.as_ref().and_then(|flow| flow.link_user);
     let identity = match oidc.finish(&id, flow, &callback).await {
         Ok(identity) => identity,
         Err(error) => {
-            tracing::warn!(provider = %id, error = %app::error::cause_chain(&error), "provider sign-in failed");
-            return back_to_sign_in(&error.visitor_message(&name), None);
+            tracing::warn!(provider = ?id, error = %app::error::cause_chain(&error), "provider sign-in failed");
+            return back_to_sign_in(&error.sign_in_error(&id), None);
         }
     };
     let request = request_info_from(&parts);
-    if let Some(current) = parts.extensions.get::<Authenticated>() {
-        let notice = match auth.link_identity(&current.user, &identity, &request).await {
-            Ok(LinkOutcome::Linked) => format!("{name} is now linked to your account."),
-            Ok(LinkOutcome::AlreadyLinked) => format!("{name} was already linked to your account."),
-            Ok(LinkOutcome::OwnedByAnother) => {
-                format!("This {name} account already belongs to another Berth account, so it was not linked.")
-            }
-            Err(error) => visitor_message(&error),
+    if let Some(link_user) = link_user {
+        // Linking was asked for (and confirmed) by this user, in this browser.
+        let Some(current) = parts.extensions.get::<Authenticated>().filter(|current| current.user.id == link_user)
+        else {
+            return back_to_sign_in(&SignInError::FlowExpired, None);
         };
-        return to_account_with(&notice);
+        let notice = match auth.link_identity(&current.user, &identity, &request).await {
+            Ok(LinkOutcome::Linked) => AccountNotice::Linked,
+            Ok(LinkOutcome::AlreadyLinked) => AccountNotice::AlreadyLinked,
+            Ok(LinkOutcome::OwnedByAnother) => AccountNotice::OwnedByAnother,
+            Err(error) => return back_to_sign_in(&error.into(), None),
+        };
+        return to_account_with(notice, &id);
     }
     match auth.try_sign_in(&identity, &request).await {
         Ok(Some((user, user_session, _))) => finish_sign_in(&auth, &parts, &session, &user, &user_session).await,
         Ok(None) => {
-            let Some(email) = identity.email.as_ref() else {
-                return back_to_sign_in("Another account already uses this e-mail address.", None);
+            // The verified address belongs to another account: only proof of that account may join them.
+            let pending = match auth.request_join_link(&identity, oidc.display_name(&id), &request).await {
+                Ok(pending) => pending,
+                Err(error) => return back_to_sign_in(&error, None),
             };
-            let pending = PendingLink {
-                provider: identity.provider.clone(),
-                subject: identity.subject.clone(),
-                email: email.as_str().to_owned(),
-                started_at: chrono::Utc::now().timestamp(),
-            };
-            if let Err(error) = session.insert(PENDING_LINK_KEY, &pending).await {
-                return back_to_sign_in(&visitor_message(&app::error::report_internal(&error)), None);
+            if let Err(error) = session.insert(PENDING_JOIN_KEY, &pending).await {
+                return back_to_sign_in(&app::error::report_internal(&error).into(), None);
             }
-            let mut query = url::form_urlencoded::Serializer::new(String::new());
-            query.append_pair("provider", &name).append_pair("email", email.as_str());
-            Redirect::to(&format!("/signin/link-account?{}", query.finish())).into_response()
+            Redirect::to("/signin/link-account").into_response()
         }
-        Err(error) => back_to_sign_in(&visitor_message(&error), None),
-    }
-}
-
-/// `POST /auth/oidc/link`: the person confirmed joining the provider identity to the account with its address.
-pub async fn oidc_confirm_link(State(auth): State<Arc<AuthService>>, session: Session, parts: Parts) -> Response {
-    let pending = session.remove::<PendingLink>(PENDING_LINK_KEY).await.ok().flatten();
-    let fresh = pending.filter(|pending| {
-        chrono::Utc::now().timestamp() - pending.started_at
-            < i64::try_from(crate::oidc::FLOW_LIFETIME.as_secs()).unwrap_or(900)
-    });
-    let Some(pending) = fresh else {
-        return back_to_sign_in("This sign-in expired or was not started in this browser. Please start again.", None);
-    };
-    let Ok(email) = EmailAddress::parse(&pending.email) else {
-        return back_to_sign_in("This sign-in cannot be completed. Please start again.", None);
-    };
-    let identity = VerifiedIdentity { provider: pending.provider, subject: pending.subject, email: Some(email) };
-    match auth.link_by_email_and_sign_in(&identity, &request_info_from(&parts)).await {
-        Ok((user, user_session, _)) => finish_sign_in(&auth, &parts, &session, &user, &user_session).await,
-        Err(error) => back_to_sign_in(&visitor_message(&error), None),
+        Err(error) => back_to_sign_in(&error, None),
     }
 }
 
@@ -264,13 +259,13 @@ async fn finish_sign_in(
     }
     match start_session(session, user, user_session).await {
         Ok(()) => after_sign_in(user).into_response(),
-        Err(error) => back_to_sign_in(&visitor_message(&error), None),
+        Err(error) => back_to_sign_in(&error.into(), None),
     }
 }
 
-fn to_account_with(notice: &str) -> Response {
+fn to_account_with(notice: AccountNotice, provider: &str) -> Response {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
-    query.append_pair("notice", notice);
+    query.append_pair("notice", notice.code()).append_pair("provider", provider);
     Redirect::to(&format!("/account?{}", query.finish())).into_response()
 }
 
@@ -294,7 +289,13 @@ pub async fn resolve_user(
     };
     if let Some(session_id) = session_id {
         match auth.session_user(&session_id).await {
-            Ok(Some((user, user_session))) => {
+            Ok(Some(ActiveSession { user, session: user_session, touched })) => {
+                if touched {
+                    // The browser session's expiry counts from the last request, not from sign-in: re-saving the
+                    // record moves it (and re-sends the cookie with a fresh Max-Age).
+                    session
+                        .set_expiry(Some(Expiry::OnInactivity(crate::sessions::cookie_duration(auth.session_idle()))));
+                }
                 let issued_for = session.get::<String>(ROLE_KEY).await.ok().flatten();
                 if issued_for.as_deref() != Some(user.role.as_str()) {
                     // Privileges changed since sign-in: a fresh id, so any copy of the old one gains nothing.

@@ -20,6 +20,24 @@ use crate::storage::Store;
 /// number of series.
 const UNMATCHED: &str = "(unmatched)";
 
+/// The label of a request method: the standard ones by name, anything else `OTHER`, so that clients cannot grow the
+/// metrics without bound by inventing methods.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     method: String,
@@ -85,7 +103,7 @@ impl Metrics {
 /// Middleware that counts and times every request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method()).to_owned();
     let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
     let response = next.run(request).await;
     metrics.observe(RequestLabels { method, route, status: response.status().as_u16() }, started);

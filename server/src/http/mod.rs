@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod auth;
 pub mod cache;
+pub mod client_ip;
 pub mod encoding;
 pub mod feed;
 pub mod health;

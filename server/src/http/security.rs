@@ -17,13 +17,18 @@ use url::Url;
 #[derive(Debug, Clone)]
 pub struct SiteOrigin {
     origin: String,
+    scheme: String,
     https: bool,
 }
 
 impl SiteOrigin {
     /// The origin of `base_url`.
     pub fn new(base_url: &Url) -> Self {
-        Self { origin: base_url.origin().ascii_serialization(), https: base_url.scheme() == "https" }
+        Self {
+            origin: base_url.origin().ascii_serialization(),
+            scheme: base_url.scheme().to_owned(),
+            https: base_url.scheme() == "https",
+        }
     }
 }
 
@@ -31,14 +36,15 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE)
 }
 
-/// Whether `origin` (`scheme://host[:port]`) is the site's: its configured origin, or the `Host` the request was
-/// addressed to (which a cross-site page cannot choose).
+/// Whether `origin` (`scheme://host[:port]`) is the site's, compared whole: its configured origin, or the base
+/// URL's scheme with the `Host` the request was addressed to (which a cross-site page cannot choose). An `http`
+/// page cannot post to an `https` site, nor the other way round.
 fn same_site(origin: &str, site: &SiteOrigin, host: Option<&str>) -> bool {
     if origin == site.origin {
         return true;
     }
-    let authority = origin.split_once("://").map(|(_, authority)| authority);
-    authority.is_some_and(|authority| host.is_some_and(|host| host.eq_ignore_ascii_case(authority)))
+    let Some((scheme, authority)) = origin.split_once("://") else { return false };
+    scheme == site.scheme && host.is_some_and(|host| host.eq_ignore_ascii_case(authority))
 }
 
 /// Middleware: refuses a state-changing request whose `Origin` (or, lacking that, `Referer`) is not Berth's with
@@ -49,9 +55,10 @@ pub async fn refuse_cross_site(State(site): State<SiteOrigin>, request: Request,
     }
     let headers = request.headers();
     let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
-    let origin = match headers.get(header::ORIGIN).and_then(|value| value.to_str().ok()) {
-        Some(origin) if origin != "null" => Some(origin.to_owned()),
-        _ => headers
+    // `Origin: null` comes from sandboxed frames, data: pages and some redirects: cross-site, whatever the Referer.
+    let origin = match headers.get(header::ORIGIN) {
+        Some(origin) => origin.to_str().ok().filter(|origin| *origin != "null").map(str::to_owned),
+        None => headers
             .get(header::REFERER)
             .and_then(|value| value.to_str().ok())
             .and_then(|referer| Url::parse(referer).ok())
@@ -60,10 +67,11 @@ pub async fn refuse_cross_site(State(site): State<SiteOrigin>, request: Request,
     match origin {
         Some(origin) if same_site(&origin, &site, host) => next.run(request).await,
         origin => {
+            // Debug-quoted: nothing a client sends can start a line of its own in the log.
             tracing::warn!(
-                method = %request.method(),
-                path = request.uri().path(),
-                origin = origin.as_deref().unwrap_or("(none)"),
+                method = ?request.method().as_str(),
+                path = ?request.uri().path(),
+                origin = ?origin.as_deref().unwrap_or("(none)"),
                 "refused a state-changing request from another site"
             );
             forbidden_page()
@@ -89,11 +97,14 @@ pub const DEFAULT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 
 
 /// The policy for a page rendered by Leptos with per-response `nonce`: its inline hydration scripts carry it.
 /// `'wasm-unsafe-eval'` lets the browser compile the app's WebAssembly; it does not allow `eval` of JavaScript.
-pub fn page_csp(nonce: &str) -> String {
+/// `form_targets` are further origins a form may end up at: browsers apply `form-action` to the redirects after a
+/// form post too, and the buttons that start a provider sign-in post to Berth, which redirects to the provider.
+pub fn page_csp(nonce: &str, form_targets: &str) -> String {
+    let separator = if form_targets.is_empty() { "" } else { " " };
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' \
          'nonce-{nonce}'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+         base-uri 'none'; form-action 'self'{separator}{form_targets}; frame-ancestors 'none'"
     )
 }
 
@@ -123,7 +134,9 @@ mod tests {
     fn only_the_sites_own_origin_is_same_site() {
         let site = SiteOrigin::new(&Url::parse("https://berth.example.org/").unwrap());
         assert!(same_site("https://berth.example.org", &site, None));
-        assert!(same_site("http://127.0.0.1:3000", &site, Some("127.0.0.1:3000")));
+        assert!(same_site("https://127.0.0.1:3000", &site, Some("127.0.0.1:3000")), "the request's own host");
+        assert!(!same_site("http://127.0.0.1:3000", &site, Some("127.0.0.1:3000")), "with the base URL's scheme only");
+        assert!(!same_site("http://berth.example.org", &site, Some("berth.example.org")), "the scheme counts");
         assert!(!same_site("https://evil.example", &site, Some("berth.example.org")));
         assert!(!same_site("https://berth.example.org.evil.example", &site, Some("berth.example.org")));
         assert!(!same_site("garbage", &site, Some("garbage")));
@@ -150,8 +163,10 @@ mod tests {
 
     #[test]
     fn the_page_policy_carries_the_nonce_and_forbids_framing() {
-        let csp = page_csp("abc");
+        let csp = page_csp("abc", "");
         assert!(csp.contains("'nonce-abc'") && csp.contains("frame-ancestors 'none'"));
+        assert!(csp.contains("form-action 'self';"));
+        assert!(page_csp("abc", "https://idp.example").contains("form-action 'self' https://idp.example;"));
         assert!(!csp.contains("unsafe-inline"));
         assert!(DEFAULT_CSP.contains("frame-ancestors 'none'"));
     }

@@ -10,6 +10,13 @@ pub(crate) const SELECT_USERS: &str = "SELECT id, email, display_name, organisat
 pub(crate) const INSERT_USER: &str =
     "INSERT INTO users (email, role, created_at, updated_at) VALUES ($1, 'user', $2, $2) RETURNING id";
 pub(crate) const UPDATE_ROLE: &str = "UPDATE users SET role = $2, updated_at = $3 WHERE id = $1 AND role <> $2";
+// Recorded even when the role stays as it was: a revocation by a person must stop `admin_emails` from granting it.
+pub(crate) const SET_ROLE_SOURCE: &str = "UPDATE users SET role_source = $2 WHERE id = $1";
+// `admin_emails` grants the role only to an address proven by an e-mail link (an `email` identity of that address)
+// and only while no person ever set the role.
+pub(crate) const GRANT_CONFIG_ADMIN: &str = "UPDATE users SET role = 'admin', role_source = 'config', \
+     updated_at = $2 WHERE id = $1 AND role <> 'admin' AND role_source IS NULL AND EXISTS (SELECT 1 FROM identities \
+     WHERE identities.user_id = users.id AND identities.provider = 'email' AND identities.subject = users.email)";
 pub(crate) const DISABLE_USER: &str =
     "UPDATE users SET disabled_at = $2, updated_at = $2 WHERE id = $1 AND disabled_at IS NULL";
 pub(crate) const ENABLE_USER: &str =
@@ -19,11 +26,14 @@ pub(crate) const COMPLETE_SIGN_UP: &str = "UPDATE users SET display_name = $2, o
 pub(crate) const UPDATE_PROFILE: &str =
     "UPDATE users SET display_name = $2, organisation = $3, updated_at = $4 WHERE id = $1";
 
-pub(crate) const SELECT_IDENTITY_OWNER: &str = "SELECT user_id FROM identities WHERE provider = $1 AND subject = $2";
-pub(crate) const TOUCH_IDENTITY: &str = "UPDATE identities SET last_sign_in_at = $3, email = COALESCE($4, email) \
-     WHERE provider = $1 AND subject = $2";
+// Identities are keyed by provider, issuer and subject. A row from before issuers were recorded has the issuer ''
+// and is taken by the provider's current issuer at its next sign-in; an exact match wins over such a row.
+pub(crate) const SELECT_IDENTITY_OWNER: &str = "SELECT id, user_id FROM identities \
+     WHERE provider = $1 AND subject = $2 AND issuer IN ($3, '') ORDER BY issuer DESC LIMIT 1";
+pub(crate) const TOUCH_IDENTITY: &str = "UPDATE identities SET last_sign_in_at = $2, email = COALESCE($3, email), \
+     issuer = CASE WHEN issuer = '' THEN $4 ELSE issuer END WHERE id = $1";
 pub(crate) const INSERT_IDENTITY: &str = "INSERT INTO identities \
-     (user_id, provider, subject, email, created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $5, $5)";
+     (user_id, provider, issuer, subject, email, created_at, last_sign_in_at) VALUES ($1, $2, $3, $4, $5, $6, $6)";
 pub(crate) const SELECT_IDENTITIES: &str =
     "SELECT provider, email, last_sign_in_at FROM identities WHERE user_id = $1 ORDER BY created_at, id";
 
@@ -37,16 +47,24 @@ pub(crate) const TOUCH_USER_SESSION: &str = "UPDATE user_sessions SET last_seen_
 pub(crate) const DELETE_USER_SESSION: &str = "DELETE FROM user_sessions WHERE id = $1 AND user_id = $2";
 pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM user_sessions WHERE user_id = $1";
 
-pub(crate) const INSERT_SIGN_IN_LINK: &str =
-    "INSERT INTO sign_in_links (token_hash, email, created_at, expires_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const INSERT_SIGN_IN_LINK: &str = "INSERT INTO sign_in_links \
+     (token_hash, email, created_at, expires_at, join_provider, join_issuer, join_subject) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
 // One statement, so that two requests racing with the same link cannot both use it.
 pub(crate) const CONSUME_SIGN_IN_LINK: &str = "UPDATE sign_in_links SET used_at = $2 \
-     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING email";
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+     RETURNING email, join_provider, join_issuer, join_subject";
+pub(crate) const PREVIEW_SIGN_IN_LINK: &str = "SELECT email, join_provider FROM sign_in_links \
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
+// A successful sign-in ends the other links of the address: one that leaked cannot be used afterwards.
+pub(crate) const END_UNUSED_SIGN_IN_LINKS: &str =
+    "UPDATE sign_in_links SET used_at = $2 WHERE email = $1 AND used_at IS NULL";
 // Used and expired links are kept a day, for support questions, then deleted with the next request.
 pub(crate) const DELETE_OLD_SIGN_IN_LINKS: &str = "DELETE FROM sign_in_links WHERE expires_at < $1";
 
-pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox (recipient, subject, text_body, html_body, created_at) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id";
+pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox \
+     (recipient, subject, text_body, html_body, created_at, secret_expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 pub(crate) const INSERT_JOB: &str =
     "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $3) RETURNING id";
 
@@ -103,6 +121,7 @@ macro_rules! impl_account_store {
                     .bind(&mail.text_body)
                     .bind(&mail.html_body)
                     .bind(now)
+                    .bind(mail.secret_expires_at)
                     .fetch_one(&mut *conn)
                     .await?;
                 let payload = $crate::jobs::JobPayload::SendMail { outbox_id };
@@ -150,6 +169,7 @@ macro_rules! impl_account_store {
                 token_hash: &str,
                 email: &app::email::EmailAddress,
                 expires_at: chrono::DateTime<chrono::Utc>,
+                joins: Option<&app::auth::ssr::VerifiedIdentity>,
                 mail: &app::auth::ssr::OutgoingMail,
                 audit: &app::auth::ssr::NewAuditEntry,
             ) -> Result<(), app::error::StoreError> {
@@ -167,6 +187,9 @@ macro_rules! impl_account_store {
                     .bind(email.as_str())
                     .bind(now)
                     .bind(expires_at)
+                    .bind(joins.map(|identity| identity.provider.as_str()))
+                    .bind(joins.map(|identity| identity.issuer.as_str()))
+                    .bind(joins.map(|identity| identity.subject.as_str()))
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
@@ -181,19 +204,37 @@ macro_rules! impl_account_store {
                 &self,
                 token_hash: &str,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<app::email::EmailAddress>, app::error::StoreError> {
-                let email: Option<String> = sqlx::query_scalar($crate::storage::accounts_sql::CONSUME_SIGN_IN_LINK)
-                    .bind(token_hash)
-                    .bind(now)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err($crate::storage::store_error)?;
-                email
-                    .map(|email| {
-                        app::email::EmailAddress::parse(&email)
-                            .map_err(|error| app::error::StoreError::Corrupt(error.to_string()))
-                    })
-                    .transpose()
+            ) -> Result<Option<app::auth::ssr::ConsumedLink>, app::error::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::ConsumedLinkRow>(
+                    $crate::storage::accounts_sql::CONSUME_SIGN_IN_LINK,
+                )
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::storage::store_error)?
+                .map($crate::storage::rows::ConsumedLinkRow::into_link)
+                .transpose()
+            }
+
+            async fn sign_in_link_preview(
+                &self,
+                token_hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<(app::email::EmailAddress, Option<String>)>, app::error::StoreError> {
+                let row: Option<(String, Option<String>)> =
+                    sqlx::query_as($crate::storage::accounts_sql::PREVIEW_SIGN_IN_LINK)
+                        .bind(token_hash)
+                        .bind(now)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::storage::store_error)?;
+                row.map(|(email, joins)| {
+                    app::email::EmailAddress::parse(&email)
+                        .map(|email| (email, joins))
+                        .map_err(|error| app::error::StoreError::Corrupt(error.to_string()))
+                })
+                .transpose()
             }
 
             async fn sign_in(
@@ -210,19 +251,20 @@ macro_rules! impl_account_store {
                 let now = audit.at;
                 let email = identity.email.as_ref().map(app::email::EmailAddress::as_str);
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                let owner: Option<i64> = sqlx::query_scalar(SELECT_IDENTITY_OWNER)
+                let owner: Option<(i64, i64)> = sqlx::query_as(SELECT_IDENTITY_OWNER)
                     .bind(&identity.provider)
                     .bind(&identity.subject)
+                    .bind(&identity.issuer)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(store_error)?;
                 let mut created = false;
-                let user_id = if let Some(user_id) = owner {
+                let user_id = if let Some((identity_id, user_id)) = owner {
                     sqlx::query(TOUCH_IDENTITY)
-                        .bind(&identity.provider)
-                        .bind(&identity.subject)
+                        .bind(identity_id)
                         .bind(now)
                         .bind(email)
+                        .bind(&identity.issuer)
                         .execute(&mut *tx)
                         .await
                         .map_err(store_error)?;
@@ -253,6 +295,7 @@ macro_rules! impl_account_store {
                     sqlx::query(INSERT_IDENTITY)
                         .bind(user_id)
                         .bind(&identity.provider)
+                        .bind(&identity.issuer)
                         .bind(&identity.subject)
                         .bind(email)
                         .bind(now)
@@ -273,23 +316,37 @@ macro_rules! impl_account_store {
                     let entry = NewAuditEntry { action: "user.sign_up".into(), ..actor.clone() };
                     Self::insert_audit(&mut tx, &entry).await.map_err(store_error)?;
                 }
-                if admin && user.role != app::auth::model::Role::Admin {
-                    sqlx::query(UPDATE_ROLE)
+                let granted = admin
+                    && user.role != app::auth::model::Role::Admin
+                    && sqlx::query(GRANT_CONFIG_ADMIN)
                         .bind(user_id)
-                        .bind(app::auth::model::Role::Admin.as_str())
                         .bind(now)
                         .execute(&mut *tx)
                         .await
-                        .map_err(store_error)?;
+                        .map_err(store_error)?
+                        .rows_affected()
+                        > 0;
+                if granted {
                     user.role = app::auth::model::Role::Admin;
                     let entry = NewAuditEntry {
                         actor_id: None,
                         actor: "system".into(),
                         action: "user.role_grant".into(),
-                        details: serde_json::json!({ "role": "admin", "reason": "listed in admin_emails" }),
+                        details: serde_json::json!({
+                            "role": "admin",
+                            "reason": "listed in admin_emails, address proven by an e-mail link"
+                        }),
                         ..actor.clone()
                     };
                     Self::insert_audit(&mut tx, &entry).await.map_err(store_error)?;
+                }
+                if let Some(address) = &user.email {
+                    sqlx::query(END_UNUSED_SIGN_IN_LINKS)
+                        .bind(address.as_str())
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
                 }
                 sqlx::query(INSERT_USER_SESSION)
                     .bind(&session.id)
@@ -449,10 +506,17 @@ macro_rules! impl_account_store {
                 &self,
                 user_id: i64,
                 role: app::auth::model::Role,
+                source: app::auth::ssr::RoleSource,
                 audit: &app::auth::ssr::NewAuditEntry,
             ) -> Result<bool, app::error::StoreError> {
                 use $crate::storage::store_error;
                 let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($crate::storage::accounts_sql::SET_ROLE_SOURCE)
+                    .bind(user_id)
+                    .bind(source.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
                 let changed = sqlx::query($crate::storage::accounts_sql::UPDATE_ROLE)
                     .bind(user_id)
                     .bind(role.as_str())
@@ -535,19 +599,21 @@ macro_rules! impl_account_store {
                 use $crate::storage::accounts_sql::*;
                 use $crate::storage::store_error;
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                let owner: Option<i64> = sqlx::query_scalar(SELECT_IDENTITY_OWNER)
+                let owner: Option<(i64, i64)> = sqlx::query_as(SELECT_IDENTITY_OWNER)
                     .bind(&identity.provider)
                     .bind(&identity.subject)
+                    .bind(&identity.issuer)
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(store_error)?;
                 let outcome = match owner {
-                    Some(owner) if owner == user_id => LinkOutcome::AlreadyLinked,
+                    Some((_, owner)) if owner == user_id => LinkOutcome::AlreadyLinked,
                     Some(_) => LinkOutcome::OwnedByAnother,
                     None => {
                         sqlx::query(INSERT_IDENTITY)
                             .bind(user_id)
                             .bind(&identity.provider)
+                            .bind(&identity.issuer)
                             .bind(&identity.subject)
                             .bind(identity.email.as_ref().map(app::email::EmailAddress::as_str))
                             .bind(audit.at)

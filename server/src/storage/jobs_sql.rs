@@ -22,9 +22,16 @@ pub(crate) const RETRY_JOB: &str = "UPDATE jobs SET run_at = $2, locked_until = 
 pub(crate) const CLOSE_FAILED_JOB: &str =
     "UPDATE jobs SET done_at = $2, locked_until = NULL, last_error = $3 WHERE id = $1";
 pub(crate) const COUNT_PENDING_JOBS: &str = "SELECT COUNT(*) FROM jobs WHERE done_at IS NULL";
-pub(crate) const SELECT_OUTBOX: &str =
-    "SELECT id, recipient, subject, text_body, html_body, sent_at FROM outbox WHERE id = $1";
-pub(crate) const MARK_SENT: &str = "UPDATE outbox SET sent_at = $2 WHERE id = $1 AND sent_at IS NULL";
+pub(crate) const SELECT_OUTBOX: &str = "SELECT id, recipient, subject, text_body, html_body, sent_at, \
+     secret_expires_at FROM outbox WHERE id = $1";
+// A message that carried a secret keeps no copy of it once delivered.
+pub(crate) const MARK_SENT: &str = "UPDATE outbox SET sent_at = $2, \
+     text_body = CASE WHEN secret_expires_at IS NULL THEN text_body ELSE '' END, \
+     html_body = CASE WHEN secret_expires_at IS NULL THEN html_body ELSE '' END \
+     WHERE id = $1 AND sent_at IS NULL";
+// Secrets past their time are erased whether or not they were delivered.
+pub(crate) const ERASE_EXPIRED_SECRETS: &str = "UPDATE outbox SET text_body = '', html_body = '' \
+     WHERE secret_expires_at < $1 AND (text_body <> '' OR html_body <> '')";
 
 /// Implements `JobStore` for a store type with a `pool` field, a `begin_write()` method and a `jobs_waker`;
 /// `$claim` is the claim statement of its dialect.
@@ -105,6 +112,7 @@ macro_rules! impl_job_store {
                     text_body: row.text_body,
                     html_body: row.html_body,
                     sent_at: row.sent_at,
+                    secret_expires_at: row.secret_expires_at,
                 }))
             }
 
@@ -129,6 +137,18 @@ macro_rules! impl_job_store {
                     .await
                     .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)
+            }
+
+            async fn erase_expired_secrets(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, app::error::StoreError> {
+                Ok(sqlx::query($crate::storage::jobs_sql::ERASE_EXPIRED_SECRETS)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)?
+                    .rows_affected())
             }
 
             async fn pending_jobs(&self) -> Result<i64, app::error::StoreError> {

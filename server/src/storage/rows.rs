@@ -1,7 +1,7 @@
 //! Row shapes shared by both backends and their conversion into domain types.
 
 use app::auth::model::{AuditRecord, Role};
-use app::auth::ssr::{IdentityRecord, User, UserSession};
+use app::auth::ssr::{ConsumedLink, IdentityRecord, User, UserSession, VerifiedIdentity};
 use app::email::EmailAddress;
 use app::error::StoreError;
 use app::status::model::{
@@ -192,7 +192,31 @@ impl From<AuditRow> for AuditRecord {
     }
 }
 
+/// A used sign-in link: its address, and the identity it joins, if any.
 #[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ConsumedLinkRow {
+    pub email: String,
+    pub join_provider: Option<String>,
+    pub join_issuer: Option<String>,
+    pub join_subject: Option<String>,
+}
+
+impl ConsumedLinkRow {
+    pub(crate) fn into_link(self) -> Result<ConsumedLink, StoreError> {
+        let email = EmailAddress::parse(&self.email).map_err(corrupt)?;
+        let joins = match (self.join_provider, self.join_issuer, self.join_subject) {
+            (Some(provider), Some(issuer), Some(subject)) => {
+                Some(VerifiedIdentity { provider, issuer, subject, email: Some(email.clone()) })
+            }
+            (None, None, None) => None,
+            _ => return Err(corrupt("a sign-in link names part of an identity to join")),
+        };
+        Ok(ConsumedLink { email, joins })
+    }
+}
+
+/// An outbox row. `Debug` hides the bodies.
+#[derive(sqlx::FromRow)]
 pub(crate) struct OutboxRow {
     pub id: i64,
     pub recipient: String,
@@ -200,6 +224,13 @@ pub(crate) struct OutboxRow {
     pub text_body: String,
     pub html_body: String,
     pub sent_at: Option<DateTime<Utc>>,
+    pub secret_expires_at: Option<DateTime<Utc>>,
+}
+
+impl std::fmt::Debug for OutboxRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboxRow").field("id", &self.id).field("sent_at", &self.sent_at).finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, sqlx::FromRow)]

@@ -119,8 +119,12 @@ struct Running {
 
 impl Running {
     fn start(database_url: &str) -> Self {
+        Self::start_with_format(database_url, "json")
+    }
+
+    fn start_with_format(database_url: &str, format: &str) -> Self {
         let mut child = berth()
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "info,tower_http=debug"])
+            .args(["--listen", "127.0.0.1:0", "--log-format", format, "--log-level", "info,tower_http=debug"])
             .env("BERTH_DATABASE_URL", database_url)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -155,6 +159,13 @@ impl Running {
                 return line;
             }
         }
+    }
+
+    /// The `http://…` address from the "listening" line of text logs.
+    fn text_address(&mut self) -> String {
+        let line = self.wait_for("listening");
+        let start = line.find("address=").expect("an address field") + "address=".len();
+        line[start..].split_whitespace().next().expect("an address").to_owned()
     }
 
     /// The `http://…` address from the "listening" line.
@@ -249,4 +260,26 @@ async fn two_processes_starting_at_once_on_one_postgres_both_serve() {
     for line in first.seen.iter().chain(&second.seen) {
         assert!(!line.contains("never-logged-secret"), "a secret reached the log: {line}");
     }
+}
+
+/// Values from a request are logged debug-quoted: a provider id with an encoded line break cannot start a log line
+/// of its own (text logs, where a raw newline would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_log_line_stays_one_line() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let mut berth = Running::start_with_format(db.url(), "text");
+    let address = berth.text_address();
+    let response = client()
+        .post(format!("{address}/auth/oidc/x%0A2026-01-01T00:00:00Z%20INFO%20forged:%20admin%20granted/start"))
+        .header("origin", &address)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let line = berth.wait_for("cannot start a provider sign-in");
+    assert!(line.contains(r#"provider="x\n2026-01-01T00:00:00Z INFO forged: admin granted""#), "{line}");
+    berth.signal("TERM");
+    berth.wait_exit();
+    let forged: Vec<_> = berth.seen.iter().filter(|line| line.starts_with("2026-01-01T00:00:00Z")).collect();
+    assert!(forged.is_empty(), "a request forged a log line: {forged:?}");
 }

@@ -167,6 +167,12 @@ pub struct TestOptions {
     pub admin_emails: Vec<String>,
     /// Extra TOML for the settings file (e.g. `[[oidc_providers]]` tables).
     pub config_toml: Option<String>,
+    /// Session idle timeout and absolute lifetime, shorter than the settings allow (for timeout tests).
+    pub sessions: Option<(Duration, Duration)>,
+    /// Reverse proxies to trust (`trusted_proxies`).
+    pub trusted_proxies: Vec<String>,
+    /// How often the status content is checked for changes (default: a day, so tests decide when).
+    pub status_refresh_seconds: Option<u64>,
 }
 
 /// Runs `$body` with `$pool` bound to a fresh pool of the backend `$url` names, then closes it.
@@ -243,15 +249,21 @@ impl TestApp {
             std::fs::write(&path, toml).expect("the settings file is written");
             path
         });
-        let config = Config::from_args(SettingsArgs {
+        let mut config = Config::from_args(SettingsArgs {
             config: config_file,
             base_url: Some(address.clone()),
             mail_url: Some(options.mail_url.clone().unwrap_or_else(|| format!("file:{}", mail_dir.display()))),
             mail_ca_file: options.mail_ca_file.clone(),
             admin_emails: Some(options.admin_emails.clone()),
+            trusted_proxies: Some(options.trusted_proxies.clone()),
+            status_refresh_seconds: options.status_refresh_seconds.or(Some(86_400)),
             ..test_args(url)
         })
         .expect("the test configuration is valid");
+        if let Some((idle, lifetime)) = options.sessions {
+            // Below the settings' minimum (minutes and hours), so that timeouts can be watched in real time.
+            config.sessions = server::config::SessionSettings { idle, lifetime };
+        }
         let app = Application::build(config, listener).await.expect("the app builds");
         let (stop, stopped) = oneshot::channel();
         let served = tokio::spawn(app.run_until(async move {

@@ -7,6 +7,7 @@
 mod accounts;
 mod admin;
 mod binary;
+mod hardening;
 mod helpers;
 mod http;
 mod oidc;

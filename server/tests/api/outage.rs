@@ -82,7 +82,7 @@ async fn signed_in_people_are_told_about_an_outage_and_stay_signed_in() {
     assert!(html.contains("cannot reach its database right now") && html.contains("Reference "), "{html}");
     let asked = browser.post("/auth/email", &[("email", "patient@example.org")]).await;
     let target = crate::helpers::location(&asked);
-    assert!(target.starts_with("/signin?error="), "a clear message instead of a 500: {target}");
+    assert!(target.starts_with("/signin?error=unavailable&ref="), "a clear message instead of a 500: {target}");
 
     proxy.set(ProxyMode::Up).await;
     let back = eventually(Duration::from_secs(15), || async { browser.get("/account").await.status() == 200 }).await;

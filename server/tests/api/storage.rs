@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use app::auth::model::{AuditFilter, Role};
-use app::auth::ssr::{NewAuditEntry, OutgoingMail, SignInOutcome, UserSession, VerifiedIdentity};
+use app::auth::ssr::{NewAuditEntry, OutgoingMail, RoleSource, SignInOutcome, User, UserSession, VerifiedIdentity};
 use app::email::EmailAddress;
 use app::error::StoreError;
 use app::status::model::{Health, IssueStatus, MaturityIndicator, RatedValue, ServiceSummary, WorkArea};
@@ -29,6 +29,10 @@ on_both_backends!(
     concurrent_runners_never_claim_the_same_job,
     sign_in_finds_links_or_refuses_identities_by_address,
     the_audit_filter_combines_actor_action_and_time,
+    identities_are_told_apart_by_issuer,
+    admin_emails_need_a_proven_address_and_never_undo_a_revocation,
+    a_join_link_carries_its_identity_and_previews_without_being_used,
+    secret_bodies_are_erased_once_delivered_or_expired,
 );
 
 fn mail_to(address: &str) -> OutgoingMail {
@@ -37,6 +41,7 @@ fn mail_to(address: &str) -> OutgoingMail {
         subject: "s".into(),
         text_body: "t".into(),
         html_body: "<p>h</p>".into(),
+        secret_expires_at: None,
     }
 }
 
@@ -57,7 +62,7 @@ async fn queue_link(store: &dyn server::storage::Store, hash: &str, address: &st
     let email = EmailAddress::parse(address).unwrap();
     let entry = audit("sign_in_link.request", "anonymous", now);
     store
-        .create_sign_in_link(hash, &email, now + chrono::Duration::minutes(15), &mail_to(address), &entry)
+        .create_sign_in_link(hash, &email, now + chrono::Duration::minutes(10), None, &mail_to(address), &entry)
         .await
         .unwrap();
 }
@@ -72,7 +77,8 @@ async fn a_sign_in_link_is_used_at_most_once_even_when_raced(backend: Backend) {
     });
     let used: Vec<_> = futures_util::future::join_all(attempts).await.into_iter().map(Result::unwrap).collect();
     assert_eq!(used.iter().flatten().count(), 1, "exactly one of eight racing uses succeeds: {used:?}");
-    assert_eq!(used.iter().flatten().next().unwrap().as_str(), "race@example.org");
+    let link = used.iter().flatten().next().unwrap();
+    assert_eq!((link.email.as_str(), link.joins.as_ref()), ("race@example.org", None));
     assert!(store.consume_sign_in_link("no-such-hash", Utc::now()).await.unwrap().is_none());
 }
 
@@ -146,8 +152,7 @@ async fn sign_in_finds_links_or_refuses_identities_by_address(backend: Backend) 
         user_agent: None,
     };
     let email = EmailAddress::parse("same@example.org").unwrap();
-    let by_link =
-        VerifiedIdentity { provider: "email".into(), subject: email.as_str().into(), email: Some(email.clone()) };
+    let by_link = VerifiedIdentity::email_link(&email);
     let entry = audit("user.sign_in", "same@example.org", now);
     let SignInOutcome::SignedIn { user, created } =
         store.sign_in(&by_link, false, &session("s1"), &entry).await.unwrap()
@@ -156,7 +161,12 @@ async fn sign_in_finds_links_or_refuses_identities_by_address(backend: Backend) 
     };
     assert!(created && user.role == Role::User);
 
-    let provider = VerifiedIdentity { provider: "idp".into(), subject: "42".into(), email: Some(email.clone()) };
+    let provider = VerifiedIdentity {
+        provider: "idp".into(),
+        issuer: "https://idp.example".into(),
+        subject: "42".into(),
+        email: Some(email.clone()),
+    };
     let outcome = store.sign_in(&provider, false, &session("s2"), &entry).await.unwrap();
     assert_eq!(outcome, SignInOutcome::EmailTaken, "a provider cannot take over an account by its address");
     assert!(store.user_session("s2").await.unwrap().is_none(), "and nothing of that attempt is kept");
@@ -173,6 +183,149 @@ async fn sign_in_finds_links_or_refuses_identities_by_address(backend: Backend) 
     assert!(!store.set_disabled(user.id, true, &entry).await.unwrap(), "no change, no audit row");
     assert!(store.user_sessions(user.id).await.unwrap().is_empty(), "disabling ends every session");
     assert_eq!(store.sign_in(&by_link, false, &session("s4"), &entry).await.unwrap(), SignInOutcome::Disabled);
+}
+
+fn session_at(id: &str, now: chrono::DateTime<Utc>) -> UserSession {
+    UserSession {
+        id: id.into(),
+        user_id: 0,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        ip: None,
+        user_agent: None,
+    }
+}
+
+fn provider_identity(issuer: &str, subject: &str, address: &str) -> VerifiedIdentity {
+    VerifiedIdentity {
+        provider: "idp".into(),
+        issuer: issuer.into(),
+        subject: subject.into(),
+        email: Some(EmailAddress::parse(address).unwrap()),
+    }
+}
+
+/// Signs `identity` in and returns the user and whether it was created; panics on any other outcome.
+async fn signed_in(
+    store: &dyn server::storage::Store,
+    identity: &VerifiedIdentity,
+    admin: bool,
+    session: &str,
+) -> (User, bool) {
+    let now = Utc::now();
+    let entry = audit("user.sign_in", "test", now);
+    match store.sign_in(identity, admin, &session_at(session, now), &entry).await.unwrap() {
+        SignInOutcome::SignedIn { user, created } => (user, created),
+        other => panic!("expected a sign-in, got {other:?}"),
+    }
+}
+
+async fn identities_are_told_apart_by_issuer(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let old = provider_identity("https://old.example", "7", "seven@example.org");
+    let (first, created) = signed_in(store.as_ref(), &old, false, "i1").await;
+    assert!(created);
+    // The provider id now points at another issuer, whose subject "7" is somebody else.
+    let repointed = provider_identity("https://new.example", "7", "other-seven@example.org");
+    let (second, created) = signed_in(store.as_ref(), &repointed, false, "i2").await;
+    assert!(created && second.id != first.id, "the new issuer's subject does not reach the old account");
+    let (again, created) = signed_in(store.as_ref(), &old, false, "i3").await;
+    assert_eq!((again.id, created), (first.id, false), "each issuer keeps its own subjects");
+}
+
+async fn admin_emails_need_a_proven_address_and_never_undo_a_revocation(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let claimed = provider_identity("https://idp.example", "boss", "boss@example.org");
+    let (user, _) = signed_in(store.as_ref(), &claimed, true, "a1").await;
+    assert_eq!(user.role, Role::User, "a provider's claim alone never makes an admin");
+
+    let email = EmailAddress::parse("boss@example.org").unwrap();
+    let proven = VerifiedIdentity::email_link(&email);
+    let (user, _) = signed_in(store.as_ref(), &proven, true, "a2").await;
+    assert_eq!(user.role, Role::Admin, "the e-mail link proved the address");
+    let (user, _) = signed_in(store.as_ref(), &claimed, true, "a3").await;
+    assert_eq!(user.role, Role::Admin, "once proven, any identity of the account signs in as admin");
+
+    let entry = audit("user.role_revoke", "another admin", Utc::now());
+    assert!(store.set_role(user.id, Role::User, RoleSource::Admin, &entry).await.unwrap());
+    let (user, _) = signed_in(store.as_ref(), &proven, true, "a4").await;
+    assert_eq!(user.role, Role::User, "a revocation by a person is not undone at the next sign-in");
+    let grants = store
+        .audit_entries(&AuditFilter { action: Some("user.role_grant".into()), ..AuditFilter::default() }, 10)
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1, "one grant by the config, audited: {grants:?}");
+}
+
+async fn a_join_link_carries_its_identity_and_previews_without_being_used(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let now = Utc::now();
+    let email = EmailAddress::parse("joiner@example.org").unwrap();
+    let identity = provider_identity("https://idp.example", "j-1", "joiner@example.org");
+    let entry = audit("sign_in_link.request", "anonymous", now);
+    let expires = now + chrono::Duration::minutes(10);
+    store
+        .create_sign_in_link("hash-j", &email, expires, Some(&identity), &mail_to("joiner@example.org"), &entry)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let preview = store.sign_in_link_preview("hash-j", now).await.unwrap();
+        assert_eq!(preview, Some((email.clone(), Some("idp".into()))), "a preview does not use the link");
+    }
+    let used = store.consume_sign_in_link("hash-j", now).await.unwrap().expect("usable once");
+    assert_eq!((used.email, used.joins), (email.clone(), Some(identity)));
+    assert_eq!(store.sign_in_link_preview("hash-j", now).await.unwrap(), None, "used links preview nothing");
+
+    queue_link(store.as_ref(), "hash-p", "joiner@example.org").await;
+    assert_eq!(store.sign_in_link_preview("hash-p", now).await.unwrap(), Some((email, None)));
+    let later = now + chrono::Duration::minutes(11);
+    assert_eq!(store.sign_in_link_preview("hash-p", later).await.unwrap(), None, "nor do expired ones");
+    assert!(store.consume_sign_in_link("hash-p", later).await.unwrap().is_none());
+}
+
+async fn secret_bodies_are_erased_once_delivered_or_expired(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let now = Utc::now();
+    let entry = audit("sign_in_link.request", "anonymous", now);
+    let queue = |hash: &'static str, address: &'static str, secret: Option<chrono::DateTime<Utc>>| {
+        let store = store.clone();
+        let entry = entry.clone();
+        async move {
+            let email = EmailAddress::parse(address).unwrap();
+            let mail = OutgoingMail { secret_expires_at: secret, ..mail_to(address) };
+            store.create_sign_in_link(hash, &email, now + chrono::Duration::minutes(10), None, &mail, &entry).await
+        }
+    };
+    queue("hash-s1", "delivered@example.org", Some(now + chrono::Duration::minutes(10))).await.unwrap();
+    queue("hash-s2", "stuck@example.org", Some(now + chrono::Duration::minutes(10))).await.unwrap();
+    queue("hash-s3", "plain@example.org", None).await.unwrap();
+
+    let job = store.claim_job(now).await.unwrap().expect("a mail job");
+    let server::jobs::JobPayload::SendMail { outbox_id } = job.payload.unwrap();
+    let before = store.outbox_message(outbox_id).await.unwrap().unwrap();
+    assert_eq!((before.text_body.as_str(), before.html_body.as_str()), ("t", "<p>h</p>"));
+    store.mark_mail_sent(outbox_id, job.id, now).await.unwrap();
+    let sent = store.outbox_message(outbox_id).await.unwrap().unwrap();
+    assert_eq!((sent.text_body.as_str(), sent.html_body.as_str()), ("", ""), "delivered: the secret is gone");
+    assert_eq!(sent.subject, "s", "what was sent, and when, is kept");
+
+    assert_eq!(store.erase_expired_secrets(now).await.unwrap(), 0, "nothing has expired yet");
+    let erased = store.erase_expired_secrets(now + chrono::Duration::minutes(11)).await.unwrap();
+    assert_eq!(erased, 1, "the undelivered secret is erased once it has expired; the plain message is not");
+    let mut bodies = Vec::new();
+    for id in 1..=3 {
+        let message = store.outbox_message(outbox_id - 1 + id).await.unwrap();
+        bodies.extend(message.map(|message| (message.recipient, message.text_body)));
+    }
+    bodies.sort();
+    let expected = [("delivered@example.org", ""), ("plain@example.org", "t"), ("stuck@example.org", "")];
+    let expected: Vec<_> = expected.iter().map(|(to, body)| ((*to).to_owned(), (*body).to_owned())).collect();
+    assert_eq!(bodies, expected);
 }
 
 async fn the_audit_filter_combines_actor_action_and_time(backend: Backend) {
