@@ -51,18 +51,19 @@ pub fn App() -> impl IntoView {
         <Router>
             <Layout>
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=home::HomePage/>
-                    // Async: the whole page is rendered before the first byte, so it can be cached and get a
-                    // proper status code when the data cannot be loaded.
+                    <Route path=StaticSegment("") view=home::HomePage ssr=SsrMode::Async/>
+                    // Async: the whole page is rendered before the first byte, so it can be cached, gets a proper
+                    // status code when the data cannot be loaded, and shows its data without JavaScript (streamed
+                    // Suspense content needs a script to take the fallback's place).
                     <Route path=StaticSegment("status") view=status::StatusPage ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("signin") view=auth::SignInPage/>
-                    <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=auth::LinkSentPage/>
-                    <Route path=(StaticSegment("signin"), StaticSegment("link")) view=auth::ConfirmLinkPage/>
-                    <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view=auth::LinkAccountPage/>
-                    <Route path=StaticSegment("signup") view=auth::SignUpPage/>
-                    <Route path=StaticSegment("terms") view=terms::TermsPage/>
+                    <Route path=StaticSegment("signin") view=auth::SignInPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=auth::LinkSentPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("link")) view=auth::ConfirmLinkPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view=auth::LinkAccountPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signup") view=auth::SignUpPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("terms") view=terms::TermsPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=auth::AccountPage ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("account"), StaticSegment("link")) view=auth::LinkProviderPage/>
+                    <Route path=(StaticSegment("account"), StaticSegment("link")) view=auth::LinkProviderPage ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=admin::AdminHomePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::AdminAuditPage ssr=SsrMode::Async/>

@@ -8,32 +8,44 @@ import { join } from "node:path";
 const mailDir = process.env.E2E_MAIL_DIR ?? "";
 const providerUser = process.env.E2E_OIDC_USER ?? "ada";
 const providerPassword = process.env.E2E_OIDC_PASSWORD ?? "ada-pw";
+// A second provider user whose verified address is one that signs up by e-mail first, for the joining test.
+const joinUser = process.env.E2E_OIDC_JOIN_USER ?? "grace";
+const joinPassword = process.env.E2E_OIDC_JOIN_PASSWORD ?? "grace-pw";
+const joinAddress = process.env.E2E_OIDC_JOIN_EMAIL ?? "grace@example.org";
 
 function uniqueAddress(prefix: string): string {
   return `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.org`;
 }
 
-/** The sign-in link in the newest message to `address` in the mail directory, waiting for it to arrive. */
-async function signInLinkFor(address: string): Promise<string> {
+/** The sign-in links in the messages to `address` in the mail directory, newest first. */
+function signInLinksTo(address: string): string[] {
+  const links: string[] = [];
+  const files = readdirSync(mailDir)
+    .filter((name) => name.endsWith(".eml"))
+    .map((name) => join(mailDir, name))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const file of files) {
+    // Undo quoted-printable soft breaks and escapes, in case the transport used them.
+    const text = readFileSync(file, "utf8")
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    if (!text.includes(address)) continue;
+    const link = text.match(/https?:\/\/[^\s"<>]+\/signin\/link\?token=[A-Za-z0-9_-]+/)?.[0];
+    if (link) links.push(link);
+  }
+  return links;
+}
+
+/** The sign-in link in the newest message to `address`, waiting until at least `count` such messages arrived. */
+async function signInLinkFor(address: string, count = 1): Promise<string> {
   expect(mailDir, "E2E_MAIL_DIR names the mail directory").not.toBe("");
   let link: string | undefined;
   await expect
     .poll(
       () => {
-        const files = readdirSync(mailDir)
-          .filter((name) => name.endsWith(".eml"))
-          .map((name) => join(mailDir, name))
-          .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-        for (const file of files) {
-          // Undo quoted-printable soft breaks and escapes, in case the transport used them.
-          const text = readFileSync(file, "utf8")
-            .replace(/=\r?\n/g, "")
-            .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
-          if (!text.includes(address)) continue;
-          link = text.match(/https?:\/\/[^\s"<>]+\/signin\/link\?token=[A-Za-z0-9_-]+/)?.[0];
-          if (link) return link;
-        }
-        return undefined;
+        const links = signInLinksTo(address);
+        link = links.length >= count ? links[0] : undefined;
+        return link;
       },
       { timeout: 10_000, message: `a sign-in link for ${address}` },
     )
@@ -94,6 +106,32 @@ test("signing in through the provider's own login form", async ({ page }) => {
   }
   await expect(page.getByRole("region", { name: "Ways to sign in" })).toContainText("Test Provider");
   await expectSignedInAs(page, "Provider Person");
+});
+
+test("a provider vouching for an existing address joins it only through the e-mail link, in this browser", async ({
+  page,
+}) => {
+  await signUpByEmail(page, joinAddress, "Grace Hopper");
+  await page.getByRole("banner").getByRole("button", { name: "Sign out" }).click();
+  await page.goto("/signin");
+  await page.getByRole("button", { name: "Sign in with Test Provider" }).click();
+  await page.getByLabel("Username").fill(joinUser);
+  await page.getByLabel("Password").fill(joinPassword);
+  await page.getByRole("button", { name: "Log in" }).click();
+  // The provider's word alone signs nobody in to the existing account.
+  await expect(page).toHaveURL(/\/signin\/link-account$/);
+  await expect(page.getByRole("heading", { level: 1, name: "You already have an account" })).toBeVisible();
+  await page.goto("/account");
+  await expect(page).toHaveURL(/\/signin$/);
+
+  // The proof: the second link to that address, opened in this browser.
+  await page.goto(await signInLinkFor(joinAddress, 2));
+  await expect(page.getByRole("main")).toContainText("g\u2022\u2022\u2022@example.org");
+  await expect(page.getByRole("main")).toContainText("links your Test Provider sign-in");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page).toHaveURL(/\/account/);
+  await expect(page.getByRole("region", { name: "Ways to sign in" })).toContainText("Test Provider");
+  await expectSignedInAs(page, "Grace Hopper");
 });
 
 test("signing out ends the session", async ({ page }) => {
