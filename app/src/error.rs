@@ -31,6 +31,18 @@ pub enum AppError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// Several form fields hold values that are not acceptable; each message is shown next to its field.
+    #[error("Some fields need your attention.")]
+    InvalidFields {
+        /// Each field's problem.
+        errors: Vec<FieldError>,
+    },
+    /// Somebody else changed the thing first (another admin decided, or the page was out of date).
+    #[error("{message}")]
+    Conflict {
+        /// What happened, and by whom.
+        message: String,
+    },
     /// The visitor must sign in first.
     #[error("Please sign in first.")]
     Unauthenticated,
@@ -55,7 +67,8 @@ impl AppError {
             AppError::Unavailable { .. } => 503,
             AppError::Internal { .. } => 500,
             AppError::Transport => 502,
-            AppError::Invalid { .. } => 400,
+            AppError::Invalid { .. } | AppError::InvalidFields { .. } => 400,
+            AppError::Conflict { .. } => 409,
             AppError::Unauthenticated => 401,
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
@@ -72,9 +85,21 @@ impl AppError {
     pub fn for_field(&self, field: &str) -> Option<String> {
         match self {
             AppError::Invalid { field: name, message } if name == field => Some(message.clone()),
+            AppError::InvalidFields { errors } => {
+                errors.iter().find(|error| error.field == field).map(|error| error.message.clone())
+            }
             _ => None,
         }
     }
+}
+
+/// A form field and what is wrong with its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    /// The field's name.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
 }
 
 impl FromServerFnError for AppError {

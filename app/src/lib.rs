@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod applications;
 pub mod auth;
 pub mod components;
 pub mod email;

@@ -1,0 +1,5 @@
+//! Access applications: a signed-in user applies for a project on the container cloud, and an admin decides.
+//! `model` holds the fields and their checks, `state` the lifecycle; both are shared by the browser and the server.
+
+pub mod model;
+pub mod state;
