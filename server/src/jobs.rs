@@ -33,6 +33,12 @@ pub enum JobPayload {
         /// The outbox row.
         outbox_id: i64,
     },
+    /// Create or update a project's objects on the cluster. Queued by approval; no runner claims it until the
+    /// provisioners land.
+    ProvisionProject {
+        /// The project.
+        project_id: i64,
+    },
 }
 
 impl JobPayload {
@@ -40,6 +46,7 @@ impl JobPayload {
     pub fn kind(&self) -> &'static str {
         match self {
             JobPayload::SendMail { .. } => "send_mail",
+            JobPayload::ProvisionProject { .. } => "provision_project",
         }
     }
 
@@ -51,7 +58,14 @@ impl JobPayload {
     /// Reads a stored job.
     pub fn parse(kind: &str, payload: &str) -> Result<Self, String> {
         match kind {
-            "send_mail" => serde_json::from_str(payload).map_err(|error| format!("bad send_mail payload: {error}")),
+            "send_mail" | "provision_project" => {
+                let parsed: Self =
+                    serde_json::from_str(payload).map_err(|error| format!("bad {kind} payload: {error}"))?;
+                if parsed.kind() != kind {
+                    return Err(format!("bad {kind} payload: {payload}"));
+                }
+                Ok(parsed)
+            }
             other => Err(format!("unknown job kind {other:?}")),
         }
     }
@@ -149,6 +163,8 @@ enum JobError {
     MissingMail(i64),
     #[error("outbox message {0} carried a secret that expired before it could be delivered; its body was erased")]
     ExpiredMail(i64),
+    #[error("no handler for {0} jobs yet")]
+    NoHandler(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -160,7 +176,7 @@ impl JobError {
     fn is_permanent(&self) -> bool {
         match self {
             JobError::BadRow(_) | JobError::MissingMail(_) | JobError::ExpiredMail(_) => true,
-            JobError::Store(_) => false,
+            JobError::Store(_) | JobError::NoHandler(_) => false,
             JobError::Mail(error) => error.is_permanent(),
         }
     }
@@ -220,6 +236,8 @@ impl JobRunner {
         let Some(job) = self.store.claim_job(Utc::now()).await? else { return Ok(false) };
         let result = match &job.payload {
             Ok(JobPayload::SendMail { outbox_id }) => self.send_mail(job.id, *outbox_id).await,
+            // Not claimed (see the claim statement); should one be, it waits and is tried again later.
+            Ok(JobPayload::ProvisionProject { .. }) => Err(JobError::NoHandler("provision_project")),
             Err(reason) => Err(JobError::BadRow(reason.clone())),
         };
         match result {

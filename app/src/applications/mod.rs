@@ -2,4 +2,6 @@
 //! `model` holds the fields and their checks, `state` the lifecycle; both are shared by the browser and the server.
 
 pub mod model;
+#[cfg(feature = "ssr")]
+pub mod ssr;
 pub mod state;

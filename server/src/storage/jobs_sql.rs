@@ -1,12 +1,14 @@
 //! SQL of the job queue and the outbox, shared by both backends through [`impl_job_store!`].
 
 // `{lock}` is `FOR UPDATE SKIP LOCKED` on PostgreSQL, so that runners in several processes never claim the same row;
-// SQLite serialises writers, which has the same effect.
+// SQLite serialises writers, which has the same effect. Runners claim only the kinds they have a handler for: a
+// `provision_project` job waits, queued and visible, until provisioning lands (it is never retried into failure).
 macro_rules! claim_job_sql {
     ($lock:literal) => {
         concat!(
             "UPDATE jobs SET locked_until = $2, attempts = attempts + 1 WHERE id = (SELECT id FROM jobs ",
             "WHERE done_at IS NULL AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) ",
+            "AND kind IN ('send_mail') ",
             "ORDER BY run_at, id LIMIT 1 ",
             $lock,
             ") RETURNING id, kind, payload, attempts"

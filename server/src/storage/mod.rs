@@ -2,6 +2,7 @@
 //! traits that `app` defines. Migrations are embedded and run at startup.
 
 mod accounts_sql;
+mod applications_sql;
 mod jobs_sql;
 mod pool_store;
 mod postgres;
@@ -12,6 +13,7 @@ mod status_sql;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::applications::ssr::ApplicationStore;
 use app::auth::ssr::AccountStore;
 use app::error::StoreError;
 use app::status::ssr::StatusStore;
@@ -57,7 +59,7 @@ pub struct PoolStats {
 
 /// Everything Berth stores, for every backend.
 #[async_trait]
-pub trait Store: StatusStore + AccountStore + crate::jobs::JobStore + std::fmt::Debug {
+pub trait Store: StatusStore + AccountStore + ApplicationStore + crate::jobs::JobStore + std::fmt::Debug {
     /// The engine behind this store.
     fn backend(&self) -> Backend;
 

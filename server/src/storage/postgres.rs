@@ -6,6 +6,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use super::accounts_sql::impl_account_store;
+use super::applications_sql::impl_application_store;
 use super::jobs_sql::{self, impl_job_store};
 use super::pool_store::impl_store;
 use super::status_sql::impl_status_store;
@@ -58,6 +59,8 @@ impl PostgresStore {
 impl_status_store!(PostgresStore);
 
 impl_account_store!(PostgresStore, sqlx::Postgres);
+
+impl_application_store!(PostgresStore, sqlx::Postgres);
 
 impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 

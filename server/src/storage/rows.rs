@@ -240,3 +240,204 @@ pub(crate) struct JobRow {
     pub payload: String,
     pub attempts: i32,
 }
+
+fn state_of(text: &str) -> Result<app::applications::state::ApplicationState, StoreError> {
+    app::applications::state::ApplicationState::parse(text).ok_or_else(|| corrupt(format!("unknown state {text:?}")))
+}
+
+fn quota_of(
+    cpu: i64,
+    memory: i64,
+    storage: i64,
+    pods: i64,
+    gpus: i64,
+) -> Result<app::applications::model::Quota, StoreError> {
+    let amount = |value: i64| u32::try_from(value).map_err(|_| corrupt(format!("quota value {value} out of range")));
+    Ok(app::applications::model::Quota {
+        cpu_cores: amount(cpu)?,
+        memory_gib: amount(memory)?,
+        storage_gib: amount(storage)?,
+        pods: amount(pods)?,
+        gpus: amount(gpus)?,
+    })
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApplicationRow {
+    pub id: i64,
+    pub applicant_id: i64,
+    pub applicant_email: Option<String>,
+    pub applicant_name: Option<String>,
+    pub state: String,
+    pub version: i64,
+    pub project_name: String,
+    pub title: String,
+    pub purpose: String,
+    pub organisation: String,
+    pub end_date: Option<chrono::NaiveDate>,
+    pub cpu_cores: i64,
+    pub memory_gib: i64,
+    pub storage_gib: i64,
+    pub pods: i64,
+    pub gpus: i64,
+    pub quota_justification: String,
+    pub billing_account_id: Option<i64>,
+    pub billing_justification: Option<String>,
+    pub terms_version: Option<String>,
+    pub assigned_to: Option<i64>,
+    pub assigned_email: Option<String>,
+    pub decided_email: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub project_id: Option<i64>,
+    pub project_name_granted: Option<String>,
+    pub project_state: Option<String>,
+    pub granted_cpu_cores: Option<i64>,
+    pub granted_memory_gib: Option<i64>,
+    pub granted_storage_gib: Option<i64>,
+    pub granted_pods: Option<i64>,
+    pub granted_gpus: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+}
+
+impl ApplicationRow {
+    pub(crate) fn into_record(self) -> Result<app::applications::ssr::ApplicationRecord, StoreError> {
+        use app::applications::model::{ApplicationFields, BillingChoice, ProjectName};
+        let project_name = if self.project_name.is_empty() {
+            None
+        } else {
+            Some(ProjectName::parse(&self.project_name).map_err(corrupt)?)
+        };
+        let billing = match (self.billing_account_id, self.billing_justification) {
+            (Some(id), _) => Some(BillingChoice::Existing(id)),
+            (None, Some(justification)) => Some(BillingChoice::New { justification }),
+            (None, None) => None,
+        };
+        let project = match (self.project_id, self.project_name_granted, self.project_state) {
+            (Some(id), Some(name), Some(state)) => Some(app::applications::ssr::ProjectRef {
+                id,
+                name,
+                state,
+                quota: quota_of(
+                    self.granted_cpu_cores.unwrap_or_default(),
+                    self.granted_memory_gib.unwrap_or_default(),
+                    self.granted_storage_gib.unwrap_or_default(),
+                    self.granted_pods.unwrap_or_default(),
+                    self.granted_gpus.unwrap_or_default(),
+                )?,
+            }),
+            _ => None,
+        };
+        Ok(app::applications::ssr::ApplicationRecord {
+            id: self.id,
+            applicant_id: self.applicant_id,
+            applicant_email: self.applicant_email,
+            applicant_name: self.applicant_name,
+            state: state_of(&self.state)?,
+            version: self.version,
+            fields: ApplicationFields {
+                project_name,
+                title: self.title,
+                purpose: self.purpose,
+                organisation: self.organisation,
+                end_date: self.end_date,
+                quota: quota_of(self.cpu_cores, self.memory_gib, self.storage_gib, self.pods, self.gpus)?,
+                quota_justification: self.quota_justification,
+                billing,
+                terms_accepted: self.terms_version.is_some(),
+            },
+            terms_version: self.terms_version,
+            assigned_to: self.assigned_to.zip(self.assigned_email),
+            decided: self.decided_email.zip(self.decided_at),
+            decision_reason: self.decision_reason,
+            project,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            submitted_at: self.submitted_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApplicationEventRow {
+    pub id: i64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub from_state: Option<String>,
+    pub to_state: Option<String>,
+    pub message: String,
+    pub details: String,
+}
+
+impl ApplicationEventRow {
+    pub(crate) fn into_event(self) -> Result<app::applications::ssr::ApplicationEvent, StoreError> {
+        let details: serde_json::Value = serde_json::from_str(&self.details).map_err(corrupt)?;
+        Ok(app::applications::ssr::ApplicationEvent {
+            id: self.id,
+            at: self.at,
+            actor: self.actor,
+            by_admin: details.get("by_admin").and_then(serde_json::Value::as_bool).unwrap_or(false),
+            kind: self.kind,
+            from_state: self.from_state.as_deref().map(state_of).transpose()?,
+            to_state: self.to_state.as_deref().map(state_of).transpose()?,
+            message: self.message,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApplicationSummaryDbRow {
+    pub id: i64,
+    pub state: String,
+    pub project_name: String,
+    pub title: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ApplicationSummaryDbRow {
+    pub(crate) fn into_summary(self) -> Result<app::applications::ssr::ApplicationSummaryRow, StoreError> {
+        Ok(app::applications::ssr::ApplicationSummaryRow {
+            id: self.id,
+            state: state_of(&self.state)?,
+            project_name: self.project_name,
+            title: self.title,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct QueueDbRow {
+    pub id: i64,
+    pub state: String,
+    pub project_name: String,
+    pub title: String,
+    pub organisation: String,
+    pub applicant: String,
+    pub assigned_to: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub cpu_cores: i64,
+    pub memory_gib: i64,
+    pub storage_gib: i64,
+    pub pods: i64,
+    pub gpus: i64,
+}
+
+impl QueueDbRow {
+    pub(crate) fn into_row(self) -> Result<app::applications::ssr::QueueRow, StoreError> {
+        Ok(app::applications::ssr::QueueRow {
+            id: self.id,
+            state: state_of(&self.state)?,
+            project_name: self.project_name,
+            title: self.title,
+            organisation: self.organisation,
+            applicant: self.applicant,
+            assigned_to: self.assigned_to,
+            submitted_at: self.submitted_at,
+            quota: quota_of(self.cpu_cores, self.memory_gib, self.storage_gib, self.pods, self.gpus)?,
+        })
+    }
+}

@@ -7,6 +7,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, Transaction};
 
 use super::accounts_sql::impl_account_store;
+use super::applications_sql::impl_application_store;
 use super::jobs_sql::{self, impl_job_store};
 use super::pool_store::impl_store;
 use super::status_sql::impl_status_store;
@@ -99,6 +100,8 @@ impl SqliteStore {
 impl_status_store!(SqliteStore);
 
 impl_account_store!(SqliteStore, sqlx::Sqlite);
+
+impl_application_store!(SqliteStore, sqlx::Sqlite);
 
 impl_job_store!(SqliteStore, jobs_sql::CLAIM_JOB_SQLITE);
 

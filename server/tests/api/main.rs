@@ -6,6 +6,7 @@
 
 mod accounts;
 mod admin;
+mod application_store;
 mod binary;
 mod hardening;
 mod helpers;

@@ -105,7 +105,7 @@ async fn jobs_are_leased_retried_after_their_backoff_and_taken_over_after_a_cras
     let retried = store.claim_job(later + chrono::Duration::seconds(11)).await.unwrap().expect("due again");
     assert_eq!(retried.attempts, 3);
 
-    let server::jobs::JobPayload::SendMail { outbox_id } = retried.payload.unwrap();
+    let Ok(server::jobs::JobPayload::SendMail { outbox_id }) = retried.payload else { panic!("a mail job") };
     let message = store.outbox_message(outbox_id).await.unwrap().unwrap();
     assert_eq!((message.recipient.as_str(), message.sent_at), ("jobs@example.org", None));
     store.mark_mail_sent(outbox_id, retried.id, Utc::now()).await.unwrap();
@@ -306,7 +306,7 @@ async fn secret_bodies_are_erased_once_delivered_or_expired(backend: Backend) {
     queue("hash-s3", "plain@example.org", None).await.unwrap();
 
     let job = store.claim_job(now).await.unwrap().expect("a mail job");
-    let server::jobs::JobPayload::SendMail { outbox_id } = job.payload.unwrap();
+    let Ok(server::jobs::JobPayload::SendMail { outbox_id }) = job.payload else { panic!("a mail job") };
     let before = store.outbox_message(outbox_id).await.unwrap().unwrap();
     assert_eq!((before.text_body.as_str(), before.html_body.as_str()), ("t", "<p>h</p>"));
     store.mark_mail_sent(outbox_id, job.id, now).await.unwrap();
