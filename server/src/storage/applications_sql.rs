@@ -87,6 +87,32 @@ pub(crate) const QUEUE_BY_NAME: &str = queue_sql!(
     "AND ($5 IS NULL OR a.project_name > $5 OR (a.project_name = $5 AND a.id > $6))"
 );
 
+/// Binds an application's fields, in the column order every statement here lists them: project name, title,
+/// purpose, organisation, end date, the five quota values, quota justification, billing account, billing
+/// justification.
+macro_rules! bind_fields {
+    ($query:expr, $fields:expr) => {{
+        let fields: &app::applications::model::ApplicationFields = $fields;
+        let (account, justification) = app::applications::ssr::billing_columns(fields.billing.as_ref());
+        $query
+            .bind(fields.project_name.as_ref().map_or("", |name| name.as_str()))
+            .bind(&fields.title)
+            .bind(&fields.purpose)
+            .bind(&fields.organisation)
+            .bind(fields.end_date)
+            .bind(i64::from(fields.quota.cpu_cores))
+            .bind(i64::from(fields.quota.memory_gib))
+            .bind(i64::from(fields.quota.storage_gib))
+            .bind(i64::from(fields.quota.pods))
+            .bind(i64::from(fields.quota.gpus))
+            .bind(&fields.quota_justification)
+            .bind(account)
+            .bind(justification)
+    }};
+}
+
+pub(crate) use bind_fields;
+
 /// Implements `ApplicationStore` for a store type with `pool`, `begin_write()`, `jobs_waker` and the account
 /// store's `insert_audit` and `insert_mail` (so it comes after `impl_account_store!`).
 macro_rules! impl_application_store {
@@ -130,6 +156,23 @@ macro_rules! impl_application_store {
                 .transpose()
             }
 
+            /// Saves the applicant's fields into an editable application of `version`; the new version, or `None`
+            /// when no row matched.
+            async fn update_fields(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+                applicant_id: i64,
+                version: i64,
+                fields: &app::applications::model::ApplicationFields,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<i64>, sqlx::Error> {
+                let query = sqlx::query_scalar($crate::storage::applications_sql::UPDATE_FIELDS)
+                    .bind(id)
+                    .bind(applicant_id)
+                    .bind(version);
+                $crate::storage::applications_sql::bind_fields!(query, fields).bind(now).fetch_optional(&mut *conn).await
+            }
+
             /// What a change that touched no row means: somebody changed it first, or it does not exist.
             async fn stale_or_missing(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -156,8 +199,6 @@ macro_rules! impl_application_store {
                 use $crate::storage::applications_sql::*;
                 use $crate::storage::store_error;
                 let now = audit.at;
-                let (account, justification) = app::applications::ssr::billing_columns(fields.billing.as_ref());
-                let name = fields.project_name.as_ref().map_or("", |name| name.as_str());
                 let mut tx = self.begin_write().await.map_err(store_error)?;
                 let existing: Option<(i64, String, i64)> = sqlx::query_as(SELECT_DRAFT_BY_KEY)
                     .bind(applicant_id)
@@ -165,62 +206,27 @@ macro_rules! impl_application_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(store_error)?;
+                let audit = |id: i64| app::auth::ssr::NewAuditEntry { target: format!("application:{id}"), ..audit.clone() };
                 if let Some((id, state, version)) = existing {
                     // The same form again: save into the draft it created, if that is still a draft.
-                    if state == "draft" {
-                        let version: Option<i64> = sqlx::query_scalar(UPDATE_FIELDS)
-                            .bind(id)
-                            .bind(applicant_id)
-                            .bind(version)
-                            .bind(name)
-                            .bind(&fields.title)
-                            .bind(&fields.purpose)
-                            .bind(&fields.organisation)
-                            .bind(fields.end_date)
-                            .bind(i64::from(fields.quota.cpu_cores))
-                            .bind(i64::from(fields.quota.memory_gib))
-                            .bind(i64::from(fields.quota.storage_gib))
-                            .bind(i64::from(fields.quota.pods))
-                            .bind(i64::from(fields.quota.gpus))
-                            .bind(&fields.quota_justification)
-                            .bind(account)
-                            .bind(justification)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await
-                            .map_err(store_error)?;
-                        let version = version.ok_or_else(|| {
-                            app::error::StoreError::Corrupt(format!("draft {id} changed while it was saved"))
-                        })?;
-                        Self::insert_event(&mut tx, id, now, "saved", None, event).await.map_err(store_error)?;
-                        tx.commit().await.map_err(store_error)?;
+                    if state != "draft" {
                         return Ok((id, version));
                     }
+                    let version = Self::update_fields(&mut tx, id, applicant_id, version, fields, now)
+                        .await
+                        .map_err(store_error)?
+                        .ok_or_else(|| {
+                            app::error::StoreError::Corrupt(format!("draft {id} changed while it was saved"))
+                        })?;
+                    Self::insert_event(&mut tx, id, now, "saved", None, event).await.map_err(store_error)?;
+                    Self::insert_audit(&mut tx, &audit(id)).await.map_err(store_error)?;
+                    tx.commit().await.map_err(store_error)?;
                     return Ok((id, version));
                 }
-                let id: i64 = sqlx::query_scalar(INSERT_DRAFT)
-                    .bind(applicant_id)
-                    .bind(draft_key)
-                    .bind(name)
-                    .bind(&fields.title)
-                    .bind(&fields.purpose)
-                    .bind(&fields.organisation)
-                    .bind(fields.end_date)
-                    .bind(i64::from(fields.quota.cpu_cores))
-                    .bind(i64::from(fields.quota.memory_gib))
-                    .bind(i64::from(fields.quota.storage_gib))
-                    .bind(i64::from(fields.quota.pods))
-                    .bind(i64::from(fields.quota.gpus))
-                    .bind(&fields.quota_justification)
-                    .bind(account)
-                    .bind(justification)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
+                let query = sqlx::query_scalar(INSERT_DRAFT).bind(applicant_id).bind(draft_key);
+                let id: i64 = bind_fields!(query, fields).bind(now).fetch_one(&mut *tx).await.map_err(store_error)?;
                 Self::insert_event(&mut tx, id, now, "created", None, event).await.map_err(store_error)?;
-                let audit = app::auth::ssr::NewAuditEntry { target: format!("application:{id}"), ..audit.clone() };
-                Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
+                Self::insert_audit(&mut tx, &audit(id)).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok((id, 1))
             }
@@ -235,31 +241,10 @@ macro_rules! impl_application_store {
                 audit: &app::auth::ssr::NewAuditEntry,
             ) -> Result<app::applications::ssr::ChangeOutcome, app::error::StoreError> {
                 use app::applications::ssr::ChangeOutcome;
-                use $crate::storage::applications_sql::*;
                 use $crate::storage::store_error;
                 let now = audit.at;
-                let (account, justification) = app::applications::ssr::billing_columns(fields.billing.as_ref());
-                let name = fields.project_name.as_ref().map_or("", |name| name.as_str());
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                let updated: Option<i64> = sqlx::query_scalar(UPDATE_FIELDS)
-                    .bind(application_id)
-                    .bind(applicant_id)
-                    .bind(version)
-                    .bind(name)
-                    .bind(&fields.title)
-                    .bind(&fields.purpose)
-                    .bind(&fields.organisation)
-                    .bind(fields.end_date)
-                    .bind(i64::from(fields.quota.cpu_cores))
-                    .bind(i64::from(fields.quota.memory_gib))
-                    .bind(i64::from(fields.quota.storage_gib))
-                    .bind(i64::from(fields.quota.pods))
-                    .bind(i64::from(fields.quota.gpus))
-                    .bind(&fields.quota_justification)
-                    .bind(account)
-                    .bind(justification)
-                    .bind(now)
-                    .fetch_optional(&mut *tx)
+                let updated = Self::update_fields(&mut tx, application_id, applicant_id, version, fields, now)
                     .await
                     .map_err(store_error)?;
                 let Some(version) = updated else {
@@ -297,29 +282,8 @@ macro_rules! impl_application_store {
                         if in_use > 0 {
                             return Ok(ChangeOutcome::NameTaken);
                         }
-                        let (account, justification) =
-                            app::applications::ssr::billing_columns(fields.billing.as_ref());
-                        sqlx::query_scalar(SUBMIT)
-                            .bind(id)
-                            .bind(change.from.as_str())
-                            .bind(change.version)
-                            .bind(name)
-                            .bind(&fields.title)
-                            .bind(&fields.purpose)
-                            .bind(&fields.organisation)
-                            .bind(fields.end_date)
-                            .bind(i64::from(fields.quota.cpu_cores))
-                            .bind(i64::from(fields.quota.memory_gib))
-                            .bind(i64::from(fields.quota.storage_gib))
-                            .bind(i64::from(fields.quota.pods))
-                            .bind(i64::from(fields.quota.gpus))
-                            .bind(&fields.quota_justification)
-                            .bind(account)
-                            .bind(justification)
-                            .bind(terms_version)
-                            .bind(now)
-                            .fetch_optional(&mut *tx)
-                            .await
+                        let query = sqlx::query_scalar(SUBMIT).bind(id).bind(change.from.as_str()).bind(change.version);
+                        bind_fields!(query, fields).bind(terms_version).bind(now).fetch_optional(&mut *tx).await
                     }
                     None => {
                         sqlx::query_scalar(SET_STATE)

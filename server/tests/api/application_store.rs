@@ -5,7 +5,7 @@
 use app::applications::model::{ApplicationFields, BillingChoice, ProjectName, Quota};
 use app::applications::ssr::{ChangeOutcome, NewEvent, NewProject, QueueFilter, QueueSort, TransitionChange};
 use app::applications::state::{Actor, ApplicationState, Transition, next_state};
-use app::auth::ssr::{NewAuditEntry, SignInOutcome, UserSession, VerifiedIdentity};
+use app::auth::ssr::{NewAuditEntry, SignInOutcome, VerifiedIdentity};
 use app::email::EmailAddress;
 use chrono::{NaiveDate, Utc};
 
@@ -24,15 +24,7 @@ type Store = std::sync::Arc<dyn server::storage::Store>;
 async fn user(store: &Store, address: &str) -> i64 {
     let now = Utc::now();
     let email = EmailAddress::parse(address).unwrap();
-    let session = UserSession {
-        id: format!("s-{address}"),
-        user_id: 0,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        ip: None,
-        user_agent: None,
-    };
+    let session = crate::helpers::user_session(&format!("s-{address}"), now);
     let outcome =
         store.sign_in(&VerifiedIdentity::email_link(&email), false, &session, &audit("user.sign_in")).await.unwrap();
     let SignInOutcome::SignedIn { user, .. } = outcome else { panic!("signed in: {outcome:?}") };
@@ -127,6 +119,14 @@ async fn a_form_saved_twice_makes_one_draft_and_stale_edits_are_refused(backend:
     assert_eq!(second.0, first.0, "the same form saves the same draft");
     assert_eq!(store.applications_of(applicant).await.unwrap().len(), 1);
     assert_eq!(store.application(first.0).await.unwrap().unwrap().fields.title, "Second save");
+    let target = format!("application:{}", first.0);
+    let audited: i64 =
+        crate::on_test_pool!(db.url(), |pool| sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE target = $1")
+            .bind(&target)
+            .fetch_one(&pool)
+            .await
+            .unwrap());
+    assert_eq!(audited, 2, "both saves are in the audit trail");
 
     // An edit made on the old version is refused and told how it is now; the current version works.
     let stale = store

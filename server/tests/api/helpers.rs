@@ -651,3 +651,16 @@ impl TestApp {
             .flatten())
     }
 }
+
+/// A signed-in session record `id` that starts at `now` and lasts an hour (its user is set by the store).
+pub fn user_session(id: &str, now: chrono::DateTime<chrono::Utc>) -> app::auth::ssr::UserSession {
+    app::auth::ssr::UserSession {
+        id: id.into(),
+        user_id: 0,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + chrono::Duration::hours(1),
+        ip: None,
+        user_agent: None,
+    }
+}

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use app::auth::model::{AuditFilter, Role};
-use app::auth::ssr::{NewAuditEntry, OutgoingMail, RoleSource, SignInOutcome, User, UserSession, VerifiedIdentity};
+use app::auth::ssr::{NewAuditEntry, OutgoingMail, RoleSource, SignInOutcome, User, VerifiedIdentity};
 use app::email::EmailAddress;
 use app::error::StoreError;
 use app::status::model::{Health, IssueStatus, MaturityIndicator, RatedValue, ServiceSummary, WorkArea};
@@ -142,15 +142,7 @@ async fn sign_in_finds_links_or_refuses_identities_by_address(backend: Backend) 
     let db = TestDatabase::new(backend).await;
     let store = db.open().await;
     let now = Utc::now();
-    let session = |id: &str| UserSession {
-        id: id.into(),
-        user_id: 0,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        ip: None,
-        user_agent: None,
-    };
+    let session = |id: &str| crate::helpers::user_session(id, now);
     let email = EmailAddress::parse("same@example.org").unwrap();
     let by_link = VerifiedIdentity::email_link(&email);
     let entry = audit("user.sign_in", "same@example.org", now);
@@ -185,18 +177,6 @@ async fn sign_in_finds_links_or_refuses_identities_by_address(backend: Backend) 
     assert_eq!(store.sign_in(&by_link, false, &session("s4"), &entry).await.unwrap(), SignInOutcome::Disabled);
 }
 
-fn session_at(id: &str, now: chrono::DateTime<Utc>) -> UserSession {
-    UserSession {
-        id: id.into(),
-        user_id: 0,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        ip: None,
-        user_agent: None,
-    }
-}
-
 fn provider_identity(issuer: &str, subject: &str, address: &str) -> VerifiedIdentity {
     VerifiedIdentity {
         provider: "idp".into(),
@@ -215,7 +195,7 @@ async fn signed_in(
 ) -> (User, bool) {
     let now = Utc::now();
     let entry = audit("user.sign_in", "test", now);
-    match store.sign_in(identity, admin, &session_at(session, now), &entry).await.unwrap() {
+    match store.sign_in(identity, admin, &crate::helpers::user_session(session, now), &entry).await.unwrap() {
         SignInOutcome::SignedIn { user, created } => (user, created),
         other => panic!("expected a sign-in, got {other:?}"),
     }
