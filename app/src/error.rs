@@ -109,6 +109,14 @@ impl FromServerFnError for AppError {
         match error {
             // The request never got an answer: the network or the server is down.
             ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => AppError::Transport,
+            // A post that is not the form it should be (a field missing, a number that is not one): the sender's
+            // fault, answered 400, never a 500.
+            ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) => {
+                ssr_or_browser::bad_request(AppError::Invalid {
+                    field: String::new(),
+                    message: "The form was incomplete or out of date. Reload the page and try again.".to_owned(),
+                })
+            }
             // Anything else is a fault in Berth itself; on the server it is logged with a reference.
             other => ssr_or_browser::internal_from_server_fn(other),
         }
@@ -120,12 +128,21 @@ mod ssr_or_browser {
     pub(super) fn internal_from_server_fn(error: leptos::server_fn::error::ServerFnErrorErr) -> super::AppError {
         super::ssr::report_internal(&error)
     }
+
+    /// Sets the response's status to 400, unless a browser posted a form without JavaScript (it is redirected).
+    pub(super) fn bad_request(error: super::AppError) -> super::AppError {
+        crate::ssr::respond_with_error(error)
+    }
 }
 
 #[cfg(not(feature = "ssr"))]
 mod ssr_or_browser {
     pub(super) fn internal_from_server_fn(_error: leptos::server_fn::error::ServerFnErrorErr) -> super::AppError {
         super::AppError::Transport
+    }
+
+    pub(super) fn bad_request(error: super::AppError) -> super::AppError {
+        error
     }
 }
 

@@ -17,7 +17,7 @@ pub mod terms;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{SsrMode, StaticSegment};
+use leptos_router::{ParamSegment, SsrMode, StaticSegment};
 
 use components::{Layout, NotFound};
 
@@ -68,6 +68,11 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("admin") view=admin::AdminHomePage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=admin::AdminUsersPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=admin::AdminAuditPage ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("applications") view=applications::pages::MyApplicationsPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("applications"), StaticSegment("new")) view=applications::pages::NewApplicationPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("applications"), ParamSegment("id")) view=applications::pages::ApplicationPage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("applications")) view=applications::admin::AdminQueuePage ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("applications"), ParamSegment("id")) view=applications::admin::AdminApplicationPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -17,6 +17,8 @@ pub struct AppState {
     pub status: Arc<StatusService>,
     /// Accounts and sign-in.
     pub auth: Arc<AuthService>,
+    /// Access applications and the admins' queue.
+    pub applications: Arc<crate::applications::ssr::ApplicationService>,
     /// Identity providers offered on the sign-in page.
     pub providers: Vec<ProviderLink>,
 }
@@ -150,15 +152,7 @@ pub async fn account_view(state: &AppState, auth: &Authenticated) -> Result<Acco
 /// set here would replace.
 pub fn respond_with_error(error: impl Into<AppError>) -> AppError {
     let error = error.into();
-    let plain_form_post = use_context::<http::request::Parts>().is_some_and(|parts| {
-        parts.method == http::Method::POST
-            && parts
-                .headers
-                .get(http::header::ACCEPT)
-                .and_then(|accept| accept.to_str().ok())
-                .is_some_and(|accept| accept.contains("text/html"))
-    });
-    if plain_form_post {
+    if is_plain_form_post() {
         return error;
     }
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -166,4 +160,16 @@ pub fn respond_with_error(error: impl Into<AppError>) -> AppError {
         response.set_status(status);
     }
     error
+}
+
+/// Whether this request is a form posted by the browser itself (without JavaScript): it is answered with a redirect.
+pub fn is_plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        parts.method == http::Method::POST
+            && parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|accept| accept.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+    })
 }

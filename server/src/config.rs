@@ -45,6 +45,10 @@ const KNOWN_ENV: &[&str] = &[
     "BERTH_SESSION_IDLE_MINUTES",
     "BERTH_SESSION_LIFETIME_HOURS",
     "BERTH_TRUSTED_PROXIES",
+    "BERTH_RESERVED_PROJECT_PREFIXES",
+    "BERTH_MAX_QUOTA",
+    "BERTH_MAX_APPLICATION_MONTHS",
+    "BERTH_DIGEST_HOUR_UTC",
 ];
 /// Prefix of variables that belong to Berth's test scripts, not to the server.
 const TEST_ENV_PREFIX: &str = "BERTH_TEST_";
@@ -172,6 +176,31 @@ pub struct SettingsArgs {
     /// proxy; requests from anywhere else are keyed by their own address. [default: none]
     #[arg(long, env = "BERTH_TRUSTED_PROXIES", value_delimiter = ',', value_name = "CIDRS", global = true)]
     pub trusted_proxies: Option<Vec<String>>,
+
+    /// Project name prefixes nobody may apply for, comma-separated (`default`, `kube-` and `openshift-` are always
+    /// refused). [default: none]
+    #[arg(
+        long,
+        env = "BERTH_RESERVED_PROJECT_PREFIXES",
+        value_delimiter = ',',
+        value_name = "PREFIXES",
+        global = true
+    )]
+    pub reserved_project_prefixes: Option<Vec<String>>,
+
+    /// The most of each resource one application may ask for, as `cpu_cores=64,memory_gib=256,storage_gib=10000,
+    /// pods=500,gpus=8` (resources left out keep these defaults; none may be below the standard quota).
+    #[arg(long, env = "BERTH_MAX_QUOTA", value_name = "LIST", global = true)]
+    pub max_quota: Option<String>,
+
+    /// How many months ahead an application's expected end date may be (1 to 120). [default: 24]
+    #[arg(long, env = "BERTH_MAX_APPLICATION_MONTHS", value_name = "MONTHS", global = true)]
+    pub max_application_months: Option<u32>,
+
+    /// Hour of the day (UTC, 0 to 23) from which admins who chose it get the daily digest of waiting applications.
+    /// [default: 7]
+    #[arg(long, env = "BERTH_DIGEST_HOUR_UTC", value_name = "HOUR", global = true)]
+    pub digest_hour_utc: Option<u32>,
 }
 
 /// Log line format.
@@ -202,6 +231,10 @@ struct FileSettings {
     session_idle_minutes: Option<u64>,
     session_lifetime_hours: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    reserved_project_prefixes: Option<Vec<String>>,
+    max_quota: Option<String>,
+    max_application_months: Option<u32>,
+    digest_hour_utc: Option<u32>,
     #[serde(default)]
     oidc_providers: Vec<OidcProviderFile>,
 }
@@ -242,6 +275,8 @@ pub struct Config {
     pub oidc_providers: Vec<OidcProviderConfig>,
     /// Reverse proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// What applications are checked against, and when the admins' digest goes out.
+    pub applications: app::applications::ssr::ApplicationSettings,
 }
 
 /// Outgoing mail settings.
@@ -464,6 +499,7 @@ impl Config {
     }
 
     fn merge(args: SettingsArgs, file: FileSettings) -> Result<Self, ConfigError> {
+        let applications = parse_application_settings(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
             .map_err(|error| invalid("listen", format!("{listen:?} is not an ADDRESS:PORT ({error})")))?;
@@ -536,6 +572,7 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()?;
 
         Ok(Self {
+            applications,
             listen,
             database_url,
             base_url,
@@ -553,6 +590,57 @@ impl Config {
     pub fn is_https(&self) -> bool {
         self.base_url.scheme() == "https"
     }
+}
+
+fn parse_application_settings(
+    args: &SettingsArgs,
+    file: &FileSettings,
+) -> Result<app::applications::ssr::ApplicationSettings, ConfigError> {
+    use app::applications::model::{ApplicationRules, RESOURCES};
+    let mut rules = ApplicationRules::default();
+    let prefixes = args.reserved_project_prefixes.clone().or_else(|| file.reserved_project_prefixes.clone());
+    for prefix in prefixes.unwrap_or_default() {
+        let prefix = prefix.trim();
+        if prefix.is_empty() {
+            continue;
+        }
+        if prefix.len() > 63 || !prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return Err(invalid(
+                "reserved-project-prefixes",
+                format!("{prefix:?} is not a name prefix (a-z, 0-9 and '-', at most 63 characters)"),
+            ));
+        }
+        rules.reserved_prefixes.push(prefix.to_owned());
+    }
+    if let Some(list) = args.max_quota.as_ref().or(file.max_quota.as_ref()) {
+        for item in list.split(',').map(str::trim).filter(|item| !item.is_empty()) {
+            let (key, value) =
+                item.split_once('=').ok_or_else(|| invalid("max-quota", format!("{item:?} is not RESOURCE=NUMBER")))?;
+            let resource = RESOURCES.into_iter().find(|resource| resource.field() == key.trim()).ok_or_else(|| {
+                let known: Vec<_> = RESOURCES.iter().map(|resource| resource.field()).collect();
+                invalid("max-quota", format!("unknown resource {key:?} (known: {})", known.join(", ")))
+            })?;
+            let value: u32 =
+                value.trim().parse().map_err(|_| invalid("max-quota", format!("{item:?}: not a whole number")))?;
+            if value < rules.default_quota.get(resource) {
+                return Err(invalid(
+                    "max-quota",
+                    format!("{item:?} is below the standard quota of {}", rules.default_quota.get(resource)),
+                ));
+            }
+            rules.max_quota.set(resource, value);
+        }
+    }
+    let months = args.max_application_months.or(file.max_application_months).unwrap_or(rules.max_months);
+    if !(1..=120).contains(&months) {
+        return Err(invalid("max-application-months", format!("{months} is not between 1 and 120")));
+    }
+    rules.max_months = months;
+    let digest_hour_utc = args.digest_hour_utc.or(file.digest_hour_utc).unwrap_or(7);
+    if digest_hour_utc > 23 {
+        return Err(invalid("digest-hour-utc", format!("{digest_hour_utc} is not between 0 and 23")));
+    }
+    Ok(app::applications::ssr::ApplicationSettings { rules, digest_hour_utc })
 }
 
 fn parse_providers(providers: Vec<OidcProviderFile>) -> Result<Vec<OidcProviderConfig>, ConfigError> {
@@ -856,6 +944,34 @@ mod tests {
         assert_eq!(parse_providers(vec![limited]).unwrap()[0].email_domains, ["uni.example"]);
         let bad = OidcProviderFile { email_domains: Some(vec!["not a domain".into()]), ..provider("a", "https://x") };
         assert!(parse_providers(vec![bad]).is_err());
+    }
+
+    #[test]
+    fn application_rules_come_from_the_settings_and_bad_ones_stop_startup() {
+        let file = FileSettings {
+            reserved_project_prefixes: Some(vec!["csc-".into(), " ".into()]),
+            max_quota: Some("gpus=16, cpu_cores=128".into()),
+            max_application_months: Some(36),
+            ..Default::default()
+        };
+        let config = Config::merge(SettingsArgs::default(), file).unwrap();
+        let rules = &config.applications.rules;
+        assert_eq!(rules.reserved_prefixes, vec!["csc-".to_owned()]);
+        assert_eq!((rules.max_quota.gpus, rules.max_quota.cpu_cores, rules.max_quota.pods), (16, 128, 500));
+        assert_eq!(rules.max_months, 36);
+        for (file, setting) in [
+            (
+                FileSettings { reserved_project_prefixes: Some(vec!["CSC-".into()]), ..Default::default() },
+                "reserved-project-prefixes",
+            ),
+            (FileSettings { max_quota: Some("cpu_cores=2".into()), ..Default::default() }, "max-quota"),
+            (FileSettings { max_quota: Some("disks=2".into()), ..Default::default() }, "max-quota"),
+            (FileSettings { max_application_months: Some(0), ..Default::default() }, "max-application-months"),
+            (FileSettings { digest_hour_utc: Some(24), ..Default::default() }, "digest-hour-utc"),
+        ] {
+            let error = Config::merge(SettingsArgs::default(), file).unwrap_err();
+            assert!(error.to_string().contains(setting), "{error}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use app::auth::ssr::{MailRenderer, OutgoingMail};
+use app::auth::ssr::{MailNotice, MailRenderer, OutgoingMail};
 use app::email::EmailAddress;
 use askama::Template;
 use lettre::message::{Mailbox, MultiPart};
@@ -195,6 +195,27 @@ struct JoinLinkHtml<'a> {
     base_url: &'a str,
 }
 
+/// A notice about a change (an application decided, a comment), text part.
+#[derive(Template)]
+#[template(path = "notice.txt")]
+struct NoticeText<'a> {
+    paragraphs: &'a [String],
+    link: &'a str,
+    link_label: &'a str,
+    base_url: &'a str,
+}
+
+/// The same, HTML part (escaped by askama: the paragraphs may hold text people typed).
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticeHtml<'a> {
+    subject: &'a str,
+    paragraphs: &'a [String],
+    link: &'a str,
+    link_label: &'a str,
+    base_url: &'a str,
+}
+
 /// Renders Berth's messages from the templates in `server/templates`.
 #[derive(Debug, Clone)]
 pub struct TemplateRenderer {
@@ -236,6 +257,21 @@ impl MailRenderer for TemplateRenderer {
             secret_expires_at: None,
         }
     }
+
+    fn notice(&self, to: &EmailAddress, notice: &MailNotice) -> OutgoingMail {
+        let base_url = &self.base_url;
+        let link = format!("{base_url}{}", notice.path);
+        let (paragraphs, link_label) = (notice.paragraphs.as_slice(), notice.link_label.as_str());
+        let text = NoticeText { paragraphs, link: &link, link_label, base_url };
+        let html = NoticeHtml { subject: &notice.subject, paragraphs, link: &link, link_label, base_url };
+        OutgoingMail {
+            recipient: to.clone(),
+            subject: notice.subject.clone(),
+            text_body: text.render().expect("the notice text template renders"),
+            html_body: html.render().expect("the notice HTML template renders"),
+            secret_expires_at: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -255,6 +291,24 @@ mod tests {
         assert!(!mail.html_body.contains("<c>"));
         assert_eq!(mail.recipient, to);
         assert!(!format!("{mail:?}").contains("token="), "Debug output hides the link");
+    }
+
+    #[test]
+    fn notices_link_to_their_page_and_escape_what_people_typed() {
+        let renderer = TemplateRenderer::new(&url::Url::parse("https://berth.example.org/").unwrap());
+        let to = EmailAddress::parse("ada@example.org").unwrap();
+        let notice = MailNotice {
+            subject: "Approved: ml-lab".into(),
+            paragraphs: vec!["First.".into(), "Reason: <script>alert(1)</script> & more".into()],
+            path: "/applications/7".into(),
+            link_label: "See the application".into(),
+        };
+        let mail = renderer.notice(&to, &notice);
+        assert_eq!(mail.subject, "Approved: ml-lab");
+        assert!(mail.text_body.contains("See the application: https://berth.example.org/applications/7"));
+        assert!(mail.text_body.contains("Reason: <script>alert(1)</script> & more"), "text is plain");
+        assert!(mail.html_body.contains("href=\"https://berth.example.org/applications/7\""));
+        assert!(!mail.html_body.contains("<script>"), "HTML is escaped");
     }
 
     #[test]

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::applications::ssr::ApplicationService;
 use app::auth::model::ProviderLink;
 use app::auth::ssr::{AuthService, AuthSettings};
 use app::error::StoreError;
@@ -139,7 +140,17 @@ impl Application {
             .iter()
             .map(|provider| ProviderLink { id: provider.id.clone(), display_name: provider.display_name.clone() })
             .collect();
-        let app_state = AppState { status: Arc::clone(&status), auth: Arc::clone(&auth), providers };
+        let applications = Arc::new(ApplicationService::new(
+            store.clone(),
+            Arc::new(TemplateRenderer::new(&config.base_url)),
+            config.applications.clone(),
+        ));
+        let app_state = AppState {
+            status: Arc::clone(&status),
+            auth: Arc::clone(&auth),
+            applications: Arc::clone(&applications),
+            providers,
+        };
         let leptos = site_options()?;
 
         let renderer =
@@ -203,6 +214,7 @@ impl Application {
             tokio::spawn(keep_status_fresh(status, config.status_refresh)),
             tokio::spawn(precompress_assets(pkg_dir)),
             tokio::spawn(JobRunner::new(store.clone(), mailer).run_forever()),
+            tokio::spawn(send_daily_digests(applications)),
         ];
         Ok(Self { listener, local_addr, router, store, tasks })
     }
@@ -340,5 +352,18 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received; finishing requests in flight"),
         () = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
+    }
+}
+
+/// Queues the admins' daily digest once a day (whichever Berth process gets there first); checks every minute.
+async fn send_daily_digests(applications: Arc<ApplicationService>) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        ticks.tick().await;
+        match applications.send_daily_digest(chrono::Utc::now()).await {
+            Ok(true) => tracing::info!("queued the admins' daily digest"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "cannot queue the admins' daily digest; will retry"),
+        }
     }
 }

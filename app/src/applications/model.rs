@@ -311,8 +311,9 @@ pub enum BillingChoice {
     },
 }
 
-/// The application form as posted: every field as text, exactly as typed.
+/// The application form as posted: every field as text, exactly as typed (a field left out is empty).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ApplicationInput {
     /// Project name.
     pub project_name: String,
@@ -356,6 +357,28 @@ impl ApplicationInput {
         input
     }
 
+    /// The form of a stored application: its fields as text. The terms are accepted again at each submission.
+    pub fn from_fields(fields: &ApplicationFields) -> Self {
+        let (billing, billing_justification) = match &fields.billing {
+            Some(BillingChoice::Existing(id)) => (id.to_string(), String::new()),
+            Some(BillingChoice::New { justification }) => ("new".to_owned(), justification.clone()),
+            None => ("new".to_owned(), String::new()),
+        };
+        let mut input = Self {
+            project_name: fields.project_name.as_ref().map(|name| name.as_str().to_owned()).unwrap_or_default(),
+            title: fields.title.clone(),
+            purpose: fields.purpose.clone(),
+            organisation: fields.organisation.clone(),
+            end_date: fields.end_date.map(|date| date.to_string()).unwrap_or_default(),
+            quota_justification: fields.quota_justification.clone(),
+            billing,
+            billing_justification,
+            ..Self::default()
+        };
+        input.set_quota(&fields.quota);
+        input
+    }
+
     /// The text of the field for `resource`.
     pub fn quota_text(&self, resource: Resource) -> &str {
         match resource {
@@ -365,6 +388,31 @@ impl ApplicationInput {
             Resource::Pods => &self.pods,
             Resource::Gpus => &self.gpus,
         }
+    }
+
+    /// Sets the field named `field` (its form name) to `value`; unknown names change nothing.
+    pub fn set(&mut self, field: &str, value: String) {
+        let slot = match field {
+            "project_name" => &mut self.project_name,
+            "title" => &mut self.title,
+            "purpose" => &mut self.purpose,
+            "organisation" => &mut self.organisation,
+            "end_date" => &mut self.end_date,
+            "cpu_cores" => &mut self.cpu_cores,
+            "memory_gib" => &mut self.memory_gib,
+            "storage_gib" => &mut self.storage_gib,
+            "pods" => &mut self.pods,
+            "gpus" => &mut self.gpus,
+            "quota_justification" => &mut self.quota_justification,
+            "billing" => &mut self.billing,
+            "billing_justification" => &mut self.billing_justification,
+            "accept_terms" => {
+                self.accept_terms = Some(value).filter(|value| value == "yes");
+                return;
+            }
+            _ => return,
+        };
+        *slot = value;
     }
 
     /// Fills the quota fields from `quota`.

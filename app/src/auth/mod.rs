@@ -383,6 +383,7 @@ fn AccountDetails(
     providers: Vec<ProviderLink>,
 ) -> impl IntoView {
     let AccountView { viewer, organisation, terms, identities, sessions } = account;
+    let viewer_role = viewer.role;
     let error = move || profile.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || error().and_then(|error| error.for_field(field));
     let saved = move || matches!(profile.value().get(), Some(Ok(())));
@@ -406,6 +407,7 @@ fn AccountDetails(
                 {move || saved().then(|| view! { <p role="status">"Saved."</p> })}
             </ActionForm>
         </section>
+        {(viewer_role == model::Role::Admin).then(|| view! { <DigestChoice/> })}
         <section aria-labelledby="identities-heading" class="card">
             <h2 id="identities-heading">"Ways to sign in"</h2>
             <ul>
@@ -455,17 +457,60 @@ fn AccountDetails(
     }
 }
 
+/// For admins: a message for each new application, or one daily digest.
+#[component]
+fn DigestChoice() -> impl IntoView {
+    use crate::applications::api::{SetDigestChoice, get_digest_choice};
+    let choose = ServerAction::<SetDigestChoice>::new();
+    let daily = Resource::new_blocking(move || choose.version().get(), |_| get_digest_choice());
+    view! {
+        <section aria-labelledby="digest-heading" class="card">
+            <h2 id="digest-heading">"Mail about applications"</h2>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let daily = daily.await.unwrap_or(false);
+                    view! {
+                        <ActionForm action=choose attr:class="stack">
+                            <fieldset>
+                                <legend>"When an application is submitted or resubmitted"</legend>
+                                <div class="checkbox">
+                                    <input type="radio" id="mail-each" name="mail" value="each" checked=!daily/>
+                                    <label for="mail-each">"Send me a message for each one"</label>
+                                </div>
+                                <div class="checkbox">
+                                    <input type="radio" id="mail-daily" name="mail" value="daily" checked=daily/>
+                                    <label for="mail-daily">"Send me one daily digest instead"</label>
+                                </div>
+                            </fieldset>
+                            <button type="submit">"Save mail choice"</button>
+                            {move || matches!(choose.value().get(), Some(Ok(()))).then(|| view! { <p role="status">"Saved."</p> })}
+                        </ActionForm>
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
 /// The header's sign-in link, or the signed-in user with a sign-out button.
 #[component]
 pub fn ViewerMenu() -> impl IntoView {
     // Asked again after each navigation: completing sign-up or editing the profile changes what it shows.
     let pathname = leptos_router::hooks::use_location().pathname;
     let viewer = Resource::new_blocking(move || pathname.get(), |_| get_viewer());
+    let waiting = Resource::new_blocking(move || pathname.get(), |_| crate::applications::api::get_waiting_count());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
+                let waiting = waiting.await.ok().flatten();
                 match viewer.await {
                     Ok(Some(viewer)) => view! {
+                        <a href="/applications" class="viewer">"My applications"</a>
+                        {waiting.map(|count| view! {
+                            <a href="/admin/applications" class="viewer">
+                                "Queue " <span class="count" aria-label=format!("{count} waiting")>{count.to_string()}</span>
+                            </a>
+                        })}
                         {(viewer.role == model::Role::Admin).then(|| view! { <a href="/admin" class="viewer">"Admin"</a> })}
                         <a href="/account" class="viewer">{viewer.display_name.or(viewer.email).unwrap_or_else(|| "Account".into())}</a>
                         <form method="post" action="/auth/signout" class="inline">

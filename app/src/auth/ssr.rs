@@ -458,6 +458,23 @@ pub trait MailRenderer: Send + Sync + 'static {
 
     /// The message that proves an address before the provider `provider` (display name) is linked to its account.
     fn join_link(&self, to: &EmailAddress, link: &str, valid_minutes: u32, provider: &str) -> OutgoingMail;
+
+    /// A notice about something that changed (an application decided, a comment): paragraphs of plain text, which
+    /// the renderer escapes, and a link to the page.
+    fn notice(&self, to: &EmailAddress, notice: &MailNotice) -> OutgoingMail;
+}
+
+/// What a notice message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailNotice {
+    /// Subject line.
+    pub subject: String,
+    /// Paragraphs of plain text (may hold text users typed: the renderer escapes it).
+    pub paragraphs: Vec<String>,
+    /// Path of the page it is about, from the base URL (`/applications/7`).
+    pub path: String,
+    /// The link's words.
+    pub link_label: String,
 }
 
 /// Settings of the sign-in service.

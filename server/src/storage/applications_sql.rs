@@ -59,6 +59,16 @@ pub(crate) const COUNT_WAITING: &str = "SELECT COUNT(*) FROM applications WHERE 
 pub(crate) const SELECT_ADMINS_MAILED_EACH: &str = "SELECT email FROM users \
      WHERE role = 'admin' AND disabled_at IS NULL AND email IS NOT NULL AND application_mail = 'each' ORDER BY id";
 
+pub(crate) const SELECT_ADMINS_MAILED_DAILY: &str = "SELECT email FROM users \
+     WHERE role = 'admin' AND disabled_at IS NULL AND email IS NOT NULL AND application_mail = 'daily' ORDER BY id";
+pub(crate) const SELECT_APPLICATION_MAIL: &str = "SELECT application_mail FROM users WHERE id = $1";
+pub(crate) const SET_APPLICATION_MAIL: &str = "UPDATE users SET application_mail = $2 WHERE id = $1";
+pub(crate) const SELECT_PROJECTS_OF: &str = "SELECT id, name, state, cpu_cores, memory_gib, storage_gib, pods, gpus \
+     FROM projects WHERE owner_id = $1 ORDER BY name";
+// The run's row and its mail in one transaction: whichever process inserts the row sends the mail, once.
+pub(crate) const INSERT_SCHEDULED_RUN: &str = "INSERT INTO scheduled_runs (name, period, created_at) \
+     VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
 // The queue: keyset pagination (no OFFSET) over the indexes on (state, submitted_at, id) and
 // (state, project_name, id); each filter applies only when given; patterns are escaped LIKE patterns.
 macro_rules! queue_sql {
@@ -530,6 +540,86 @@ macro_rules! impl_application_store {
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::storage::store_error)
+            }
+
+            async fn admins_mailed_daily(&self) -> Result<Vec<String>, app::error::StoreError> {
+                sqlx::query_scalar($crate::storage::applications_sql::SELECT_ADMINS_MAILED_DAILY)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)
+            }
+
+            async fn application_mail_daily(&self, user_id: i64) -> Result<bool, app::error::StoreError> {
+                let choice: Option<String> =
+                    sqlx::query_scalar($crate::storage::applications_sql::SELECT_APPLICATION_MAIL)
+                        .bind(user_id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($crate::storage::store_error)?;
+                Ok(choice.as_deref() == Some("daily"))
+            }
+
+            async fn set_application_mail_daily(
+                &self,
+                user_id: i64,
+                daily: bool,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<(), app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($crate::storage::applications_sql::SET_APPLICATION_MAIL)
+                    .bind(user_id)
+                    .bind(if daily { "daily" } else { "each" })
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn projects_of(
+                &self,
+                owner_id: i64,
+            ) -> Result<Vec<app::applications::ssr::ProjectRef>, app::error::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::ProjectRefRow>(
+                    $crate::storage::applications_sql::SELECT_PROJECTS_OF,
+                )
+                .bind(owner_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err($crate::storage::store_error)?
+                .into_iter()
+                .map($crate::storage::rows::ProjectRefRow::into_project)
+                .collect()
+            }
+
+            async fn run_once(
+                &self,
+                name: &str,
+                period: &str,
+                mail: &[app::auth::ssr::OutgoingMail],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let inserted = sqlx::query($crate::storage::applications_sql::INSERT_SCHEDULED_RUN)
+                    .bind(name)
+                    .bind(period)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if inserted.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                for message in mail {
+                    Self::insert_mail(&mut tx, message, now).await.map_err(store_error)?;
+                }
+                tx.commit().await.map_err(store_error)?;
+                if !mail.is_empty() {
+                    self.jobs_waker.notify_one();
+                }
+                Ok(true)
             }
         }
     };

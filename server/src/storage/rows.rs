@@ -441,3 +441,26 @@ impl QueueDbRow {
         })
     }
 }
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ProjectRefRow {
+    pub id: i64,
+    pub name: String,
+    pub state: String,
+    pub cpu_cores: i64,
+    pub memory_gib: i64,
+    pub storage_gib: i64,
+    pub pods: i64,
+    pub gpus: i64,
+}
+
+impl ProjectRefRow {
+    pub(crate) fn into_project(self) -> Result<app::applications::ssr::ProjectRef, StoreError> {
+        Ok(app::applications::ssr::ProjectRef {
+            id: self.id,
+            name: self.name,
+            state: self.state,
+            quota: quota_of(self.cpu_cores, self.memory_gib, self.storage_gib, self.pods, self.gpus)?,
+        })
+    }
+}

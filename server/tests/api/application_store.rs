@@ -17,6 +17,7 @@ on_both_backends!(
     racing_admins_make_exactly_one_decision_and_one_project,
     a_submitted_name_is_held_and_approval_queues_provisioning_that_no_runner_drops,
     the_queue_pages_by_keyset_and_filters,
+    scheduled_work_runs_once_per_period_and_mail_choices_are_kept,
 );
 
 type Store = std::sync::Arc<dyn server::storage::Store>;
@@ -269,4 +270,33 @@ async fn the_queue_pages_by_keyset_and_filters(backend: Backend) {
     assert_eq!(found, ["q-6"]);
     let wildcard = QueueFilter { search: Some("%".into()), ..QueueFilter::default() };
     assert!(store.queue(&wildcard, 50).await.unwrap().is_empty(), "patterns are matched literally");
+}
+
+async fn scheduled_work_runs_once_per_period_and_mail_choices_are_kept(backend: Backend) {
+    let db = TestDatabase::new(backend).await;
+    let (first, second) = (db.open().await, db.open().await);
+    let admin = user(&first, "boss@example.org").await;
+    let mail = app::auth::ssr::OutgoingMail {
+        recipient: EmailAddress::parse("boss@example.org").unwrap(),
+        subject: "digest".into(),
+        text_body: "t".into(),
+        html_body: "h".into(),
+        secret_expires_at: None,
+    };
+    let now = Utc::now();
+    let before = first.pending_jobs().await.unwrap();
+    // Two processes (two pools on one database) race for the same day: one queues the mail.
+    let (a, b) = tokio::join!(
+        first.run_once("digest", "2026-11-25", std::slice::from_ref(&mail), now),
+        second.run_once("digest", "2026-11-25", std::slice::from_ref(&mail), now)
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one run per period");
+    assert_eq!(first.pending_jobs().await.unwrap(), before + 1, "and one message");
+    assert!(first.run_once("digest", "2026-11-26", &[], now).await.unwrap(), "the next day runs again");
+
+    assert!(!first.application_mail_daily(admin).await.unwrap(), "a message per application by default");
+    first.set_application_mail_daily(admin, true, &audit("user.application_mail")).await.unwrap();
+    assert!(second.application_mail_daily(admin).await.unwrap());
+    assert!(first.admins_mailed_each().await.unwrap().is_empty(), "only a user here: no admins yet");
+    assert!(first.projects_of(admin).await.unwrap().is_empty());
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod admin;
 mod application_store;
+mod applications;
 mod binary;
 mod hardening;
 mod helpers;

@@ -2,11 +2,16 @@
 //! event, its audit row and the mail it causes; a transition is one conditional update of the state (and version)
 //! it was decided on.
 
+mod service;
+
+pub use service::{ApplicationService, ApplicationSettings, Decision, QUEUE_PAGE, quota_words};
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::model::{ApplicationFields, BillingChoice, Quota};
 use super::state::{ApplicationState, Transition};
+pub use super::view::{ApplicationEvent, ApplicationSummaryRow, ProjectRef, QueueRow};
 use crate::auth::ssr::{NewAuditEntry, OutgoingMail};
 use crate::error::StoreError;
 
@@ -43,40 +48,6 @@ pub struct ApplicationRecord {
     pub updated_at: DateTime<Utc>,
     /// Last (re)submitted.
     pub submitted_at: Option<DateTime<Utc>>,
-}
-
-/// A project, by id and name, with the quota it was granted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProjectRef {
-    /// Id.
-    pub id: i64,
-    /// Name.
-    pub name: String,
-    /// Granted quota.
-    pub quota: Quota,
-    /// `provisioning`, `active`, ….
-    pub state: String,
-}
-
-/// One event of an application's timeline.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplicationEvent {
-    /// Id, in order.
-    pub id: i64,
-    /// When.
-    pub at: DateTime<Utc>,
-    /// Who, as shown at the time.
-    pub actor: String,
-    /// Whether an admin acted (not the applicant).
-    pub by_admin: bool,
-    /// `created`, `saved`, a transition (`submit`, `approve`, …), `comment` or `take`.
-    pub kind: String,
-    /// State before, for transitions.
-    pub from_state: Option<ApplicationState>,
-    /// State after, for transitions.
-    pub to_state: Option<ApplicationState>,
-    /// Comment, message or reason.
-    pub message: String,
 }
 
 /// What an application's new event says; the store adds the time and ids.
@@ -154,29 +125,6 @@ pub enum ChangeOutcome {
     NotFound,
 }
 
-/// One row of the admins' queue.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueRow {
-    /// Id.
-    pub id: i64,
-    /// State.
-    pub state: ApplicationState,
-    /// Project name.
-    pub project_name: String,
-    /// Title.
-    pub title: String,
-    /// Organisation.
-    pub organisation: String,
-    /// Applicant's address.
-    pub applicant: String,
-    /// The admin who took it.
-    pub assigned_to: Option<String>,
-    /// Waiting since.
-    pub submitted_at: Option<DateTime<Utc>>,
-    /// Whether more than the default quota is requested.
-    pub quota: Quota,
-}
-
 /// How the queue is sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueueSort {
@@ -202,21 +150,6 @@ pub struct QueueFilter {
     pub sort: QueueSort,
     /// After this row: its sort key (time as RFC 3339, or name) and id.
     pub after: Option<(String, i64)>,
-}
-
-/// One row of "My applications".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApplicationSummaryRow {
-    /// Id.
-    pub id: i64,
-    /// State.
-    pub state: ApplicationState,
-    /// Project name ('' in a draft without one).
-    pub project_name: String,
-    /// Title.
-    pub title: String,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
 }
 
 /// Storage of applications, their timelines and the projects approval creates.
@@ -280,6 +213,33 @@ pub trait ApplicationStore: Send + Sync + 'static {
 
     /// Addresses of the admins who want a message for each new or resubmitted application.
     async fn admins_mailed_each(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Addresses of the admins who want one daily digest instead.
+    async fn admins_mailed_daily(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Whether `user_id` chose the daily digest.
+    async fn application_mail_daily(&self, user_id: i64) -> Result<bool, StoreError>;
+
+    /// Records `user_id`'s choice between a message per application and the daily digest.
+    async fn set_application_mail_daily(
+        &self,
+        user_id: i64,
+        daily: bool,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// The projects `owner_id` owns, by name.
+    async fn projects_of(&self, owner_id: i64) -> Result<Vec<ProjectRef>, StoreError>;
+
+    /// Records that the scheduled work `name` ran for `period` and queues its mail, in one transaction; does
+    /// nothing and returns false when it already ran (in this process or another).
+    async fn run_once(
+        &self,
+        name: &str,
+        period: &str,
+        mail: &[OutgoingMail],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The stored form of a billing choice: (existing account id, justification of a new account).
