@@ -181,6 +181,10 @@ pub fn ApplicationFormView(view: FormView) -> impl IntoView {
         })
     };
     let new_billing = move || input.read().billing == "new";
+    // Fields that only matter for some answers are hidden once the page runs in the browser (effects run only
+    // there); without JavaScript every field stays visible.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let typed: ApplicationInput = form.input.clone();
     let submit_label = if resubmission { "Resubmit for review" } else { "Submit for review" };
     view! {
@@ -219,7 +223,7 @@ pub fn ApplicationFormView(view: FormView) -> impl IntoView {
                         }
                     }).collect_view()}
                 </div>
-                <div class:hidden-field=move || !above()>
+                <div class:hidden-field=move || hydrated.get() && !above()>
                     <FormField name="quota_justification" label="Why more than the standard quota" kind="textarea"
                         value=typed.quota_justification.clone() error=error_for("quota_justification")
                         on_input=set("quota_justification")/>
@@ -247,7 +251,7 @@ pub fn ApplicationFormView(view: FormView) -> impl IntoView {
                         </select>
                     }.into_any()
                 }}
-                <div class:hidden-field=move || !new_billing()>
+                <div class:hidden-field=move || hydrated.get() && !new_billing()>
                     <FormField name="billing_justification" label="Why a new billing account" kind="textarea"
                         value=typed.billing_justification.clone() error=error_for("billing_justification")
                         on_input=set("billing_justification")/>

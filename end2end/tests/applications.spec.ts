@@ -1,0 +1,158 @@
+import { test, expect, type Page } from "@playwright/test";
+import AxeBuilder from "@axe-core/playwright";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+// One admin address signs in for several tests, and a sign-in ends that address's other links: one at a time.
+test.describe.configure({ mode: "serial" });
+
+// `.ci/test` makes E2E_ADMIN_EMAIL an admin (admin_emails) and sends mail to E2E_MAIL_DIR.
+const mailDir = process.env.E2E_MAIL_DIR ?? "";
+const adminAddress = process.env.E2E_ADMIN_EMAIL ?? "e2e-admin@example.org";
+
+function unique(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+function newestLinkTo(address: string): string | undefined {
+  const files = readdirSync(mailDir)
+    .filter((name) => name.endsWith(".eml"))
+    .map((name) => join(mailDir, name))
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
+  for (const file of files) {
+    const text = readFileSync(file, "utf8")
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    if (!text.includes(`To: ${address}`)) continue;
+    const link = text.match(/https?:\/\/[^\s"<>]+\/signin\/link\?token=[A-Za-z0-9_-]+/)?.[0];
+    if (link) return link;
+  }
+  return undefined;
+}
+
+/** Signs in by e-mail link (completing sign-up for a new account). */
+async function signIn(page: Page, address: string) {
+  const before = newestLinkTo(address);
+  await page.goto("/signin");
+  await page.getByLabel("E-mail address").fill(address);
+  await page.getByRole("button", { name: "Send me a sign-in link" }).click();
+  let link: string | undefined;
+  await expect
+    .poll(() => {
+      link = newestLinkTo(address);
+      return link !== undefined && link !== before;
+    }, { timeout: 10_000 })
+    .toBe(true);
+  await page.goto(link!);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL((url) => !url.pathname.startsWith("/signin"));
+  if (page.url().endsWith("/signup")) {
+    await page.getByLabel("Your name").fill("Applicant Person");
+    await page.getByLabel("Organisation").fill("Example University");
+    await page.getByLabel(/I accept the terms of use/).check();
+    await page.getByRole("button", { name: "Continue" }).click();
+    await expect(page).toHaveURL(/\/account$/);
+  }
+}
+
+function inAYear(): string {
+  const date = new Date();
+  date.setFullYear(date.getFullYear() + 1);
+  return date.toISOString().slice(0, 10);
+}
+
+async function axe(page: Page, label: string) {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21aa"]).analyze();
+  expect(results.violations.map((v) => `${label}: ${v.id}: ${v.help}`)).toEqual([]);
+}
+
+/** The whole flow: apply, changes requested, edit and resubmit, approved with a changed quota. */
+async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibility: boolean) {
+  const name = unique("lab");
+  const address = `${name}@example.org`;
+  await signIn(applicant, address);
+  await signIn(admin, adminAddress);
+
+  await applicant.goto("/applications/new");
+  await expect(applicant.getByRole("heading", { level: 1, name: "Apply for a project" })).toBeVisible();
+  if (checkAccessibility) await axe(applicant, "the form");
+  await applicant.getByLabel("Project name").fill(name);
+  await applicant.getByLabel("Title").fill("Ocean model runs");
+  await applicant.getByLabel("Purpose").fill("Running the ocean model for the 2027 report.");
+  await applicant.getByLabel("Expected end date").fill(inAYear());
+  await applicant.getByLabel("CPU cores").fill("8");
+  await applicant.getByLabel("Why more than the standard quota").fill("The model needs eight cores.");
+  await applicant.getByLabel("Why a new billing account").fill("Our group has none yet.");
+  await applicant.getByLabel(/I accept the terms of use/).check();
+  await applicant.getByRole("button", { name: "Submit for review" }).click();
+  await expect(applicant).toHaveURL(/\/applications\/\d+\?notice=submitted$/);
+  await expect(applicant.getByRole("status")).toContainText("Submitted.");
+  const url = applicant.url().replace(/\?.*$/, "");
+  const id = url.split("/").pop();
+
+  // The admin finds it in the queue and asks for changes.
+  await admin.goto("/admin/applications");
+  if (checkAccessibility) await axe(admin, "the queue");
+  await admin.getByRole("link", { name, exact: true }).click();
+  await expect(admin).toHaveURL(new RegExp(`/admin/applications/${id}$`));
+  if (checkAccessibility) await axe(admin, "the review page");
+  await admin.getByLabel("What should change").fill("Please say how long each run takes.");
+  await admin.getByRole("button", { name: "Request changes" }).click();
+  await expect(admin.getByRole("heading", { name: /Changes requested by/ })).toBeVisible();
+
+  // The applicant sees the request, edits and resubmits.
+  await applicant.goto(url);
+  await expect(applicant.getByText("Please say how long each run takes.").first()).toBeVisible();
+  await applicant.getByLabel("Purpose").fill("Running the ocean model for the 2027 report; each run takes six hours.");
+  await applicant.getByLabel(/I accept the terms of use/).check();
+  await applicant.getByRole("button", { name: "Resubmit for review" }).click();
+  await expect(applicant).toHaveURL(/notice=submitted$/);
+
+  // The admin approves with fewer cores, which needs a reason.
+  await admin.goto(`/admin/applications/${id}`);
+  await admin.getByLabel("Granted CPU cores").fill("6");
+  await admin.getByRole("button", { name: "Approve", exact: true }).click();
+  await expect(admin.getByText("Say why the granted quota differs from the request.")).toBeVisible();
+  await admin.getByLabel("Granted CPU cores").fill("6");
+  await admin.getByLabel(/^Reason \(needed/).fill("Six cores is the pilot's limit.");
+  await admin.getByRole("button", { name: "Approve", exact: true }).click();
+  await expect(admin.getByRole("heading", { name: /Approved by/ })).toBeVisible();
+
+  // The applicant sees the approval, the reason, both quotas and the project.
+  await applicant.goto(url);
+  await expect(applicant.getByRole("heading", { name: /Approved by/ })).toBeVisible();
+  await expect(applicant.getByText("Six cores is the pilot's limit.").first()).toBeVisible();
+  await expect(applicant.locator("#project")).toContainText(name);
+  const cpu = applicant.getByRole("row", { name: /CPU cores/ });
+  await expect(cpu).toContainText("8");
+  await expect(cpu).toContainText("6");
+}
+
+test("an application is reviewed, changed, resubmitted and approved with another quota", async ({ browser }) => {
+  const applicant = await (await browser.newContext()).newPage();
+  const admin = await (await browser.newContext()).newPage();
+  await applyReviewApprove(applicant, admin, true);
+});
+
+test("the form checks fields as the user types once hydrated", async ({ page }) => {
+  await signIn(page, `${unique("typist")}@example.org`);
+  await page.goto("/applications/new");
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+  await page.getByLabel("Project name").fill("Bad_Name");
+  await expect(page.locator("#project_name-error")).toContainText("lower-case");
+  await page.getByLabel("Project name").fill("good-name");
+  await expect(page.locator("#project_name-error")).toHaveCount(0);
+  await page.getByLabel("CPU cores").fill("1000");
+  await expect(page.locator("#cpu_cores-error")).toContainText("At most");
+});
+
+test.describe("without JavaScript", () => {
+  test.use({ javaScriptEnabled: false });
+
+  test("the same flow works with plain forms", async ({ browser }) => {
+    const options = { javaScriptEnabled: false };
+    const applicant = await (await browser.newContext(options)).newPage();
+    const admin = await (await browser.newContext(options)).newPage();
+    await applyReviewApprove(applicant, admin, false);
+  });
+});
