@@ -109,9 +109,13 @@ pub fn provider_name(state: &AppState, id: &str) -> String {
 
 /// The provider sign-in of this request's browser session that waits for its e-mail proof, if any.
 pub async fn pending_join() -> Option<crate::auth::ssr::PendingJoin> {
+    browser_session()?.get(crate::auth::ssr::PENDING_JOIN_KEY).await.ok().flatten()
+}
+
+/// This request's browser session (the server's session layer puts it in the request's extensions).
+pub fn browser_session() -> Option<tower_sessions::Session> {
     let parts = use_context::<http::request::Parts>()?;
-    let session = parts.extensions.get::<tower_sessions::Session>()?;
-    session.get(crate::auth::ssr::PENDING_JOIN_KEY).await.ok().flatten()
+    parts.extensions.get::<tower_sessions::Session>().cloned()
 }
 
 /// The account page's data.

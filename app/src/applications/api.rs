@@ -171,7 +171,7 @@ mod ssr {
 
     /// Keeps `form` in the browser session for the page the refused post goes back to.
     pub(super) async fn keep_typed_form(form: &ApplicationForm) {
-        if let Some(session) = session() {
+        if let Some(session) = crate::ssr::browser_session() {
             // Losing it costs a retype, not data: a failure is only logged.
             if let Err(error) = session.insert(TYPED_FORM_KEY, form).await {
                 tracing::warn!(%error, "cannot keep the typed application form");
@@ -181,11 +181,6 @@ mod ssr {
 
     /// Takes the kept form, if any (once).
     pub(super) async fn take_typed_form() -> Option<ApplicationForm> {
-        session()?.remove(TYPED_FORM_KEY).await.ok().flatten()
-    }
-
-    fn session() -> Option<tower_sessions::Session> {
-        let parts = leptos::prelude::use_context::<http::request::Parts>()?;
-        parts.extensions.get::<tower_sessions::Session>().cloned()
+        crate::ssr::browser_session()?.remove(TYPED_FORM_KEY).await.ok().flatten()
     }
 }

@@ -856,7 +856,14 @@ impl AuthService {
 
     /// An audit row with `user` as the actor.
     pub fn audit(&self, user: &User, action: &str, target: String, request: &RequestInfo) -> NewAuditEntry {
-        NewAuditEntry {
+        NewAuditEntry::by(user, action, target, request)
+    }
+}
+
+impl NewAuditEntry {
+    /// A row for what `user` did now, from the client of `request`, without details.
+    pub fn by(user: &User, action: &str, target: String, request: &RequestInfo) -> Self {
+        Self {
             at: Utc::now(),
             actor_id: Some(user.id),
             actor: user.audit_name(),
@@ -866,9 +873,7 @@ impl AuthService {
             details: serde_json::json!({}),
         }
     }
-}
 
-impl NewAuditEntry {
     /// The same entry with `details`.
     pub fn with_details(self, details: serde_json::Value) -> Self {
         Self { details, ..self }

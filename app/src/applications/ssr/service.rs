@@ -143,7 +143,7 @@ impl ApplicationService {
                 let record = self.own(user, id).await?;
                 let version = parse_number(&form.version, "version")?.unwrap_or(record.version);
                 if !record.state.is_editable() {
-                    return Err(self.stale(&record, version));
+                    return Err(self.stale(&record));
                 }
                 if strictness == Strictness::Submit {
                     // Submitting writes the fields with the state: one change, one event.
@@ -211,8 +211,7 @@ impl ApplicationService {
     /// The applicant withdraws their application.
     pub async fn withdraw(&self, user: &User, id: i64, version: i64, request: &RequestInfo) -> Result<(), AppError> {
         let record = self.own(user, id).await?;
-        let to = next_state(record.state, Transition::Withdraw, Actor::Applicant)
-            .map_err(|_| self.stale(&record, version))?;
+        let to = next_state(record.state, Transition::Withdraw, Actor::Applicant).map_err(|_| self.stale(&record))?;
         let mail = match &record.assigned_to {
             Some((_, admin)) => self.mail_to(
                 vec![admin.clone()],
@@ -257,7 +256,7 @@ impl ApplicationService {
         };
         let message = crate::applications::model::clean_text(message, MESSAGE_MAX, true)
             .map_err(|error| AppError::invalid(field, error))?;
-        let to = next_state(record.state, transition, Actor::Admin).map_err(|_| self.stale(&record, version))?;
+        let to = next_state(record.state, transition, Actor::Admin).map_err(|_| self.stale(&record))?;
         let requested = record.fields.quota;
         let mut project = None;
         let mut details = serde_json::json!({ "reason": message });
@@ -574,14 +573,14 @@ impl ApplicationService {
             ChangeOutcome::Done { .. } => {
                 crate::error::report_internal(&Unexpected("a refused change reported as done"))
             }
-            ChangeOutcome::Stale(record) => self.stale(&record, -1),
+            ChangeOutcome::Stale(record) => self.stale(&record),
             ChangeOutcome::NameTaken => name_taken(name.unwrap_or_default()),
             ChangeOutcome::NotFound => AppError::NotFound,
         }
     }
 
     /// What to tell someone whose change came too late: who decided and when, or that the page is out of date.
-    fn stale(&self, now: &ApplicationRecord, _seen_version: i64) -> AppError {
+    fn stale(&self, now: &ApplicationRecord) -> AppError {
         let message = match (&now.decided, now.state) {
             (Some((who, at)), state) if state.is_final() || state == ApplicationState::ChangesRequested => format!(
                 "This application was already {} by {who} on {} UTC. Reload the page to see it.",
@@ -695,15 +694,7 @@ fn saved_details(fields: &ApplicationFields) -> serde_json::Value {
 }
 
 fn audit(user: &User, action: &str, target: &str, request: &RequestInfo, details: serde_json::Value) -> NewAuditEntry {
-    NewAuditEntry {
-        at: Utc::now(),
-        actor_id: Some(user.id),
-        actor: user.audit_name(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        ip: request.ip.map(|ip| ip.to_string()),
-        details,
-    }
+    NewAuditEntry::by(user, action, target.to_owned(), request).with_details(details)
 }
 
 #[cfg(test)]
