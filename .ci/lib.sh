@@ -5,6 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION="0.3.10"
 WASM_BINDGEN_VERSION="0.2.129"   # must equal the wasm-bindgen pin in Cargo.toml
 AIOSMTPD_VERSION="1.4.6"         # the SMTP server the tests send mail to
+KUBERNETES_VALIDATE_VERSION="1.37.0"  # offline Kubernetes schemas for the provisioning tests
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -19,6 +19,10 @@ pub struct AppState {
     pub auth: Arc<AuthService>,
     /// Access applications and the admins' queue.
     pub applications: Arc<crate::applications::ssr::ApplicationService>,
+    /// Projects and their provisioning.
+    pub projects: Arc<crate::projects::ssr::ProjectService>,
+    /// The admins' view of background jobs.
+    pub jobs: Arc<crate::jobs::ssr::JobAdminService>,
     /// Identity providers offered on the sign-in page.
     pub providers: Vec<ProviderLink>,
 }

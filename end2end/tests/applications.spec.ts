@@ -126,6 +126,24 @@ async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibili
   const cpu = applicant.getByRole("row", { name: /CPU cores/ });
   await expect(cpu).toContainText("8");
   await expect(cpu).toContainText("6");
+
+  // The project page: it becomes active (hydrated, by itself; without JavaScript, on reload), with its namespace,
+  // the granted quota, the applicant as manager, and a link back to the application.
+  await applicant.locator("#project a").click();
+  await expect(applicant).toHaveURL(new RegExp(`/projects/${name}$`));
+  await expect
+    .poll(async () => {
+      if (!checkAccessibility) await applicant.reload();
+      return applicant.getByRole("heading", { level: 1 }).textContent();
+    }, { timeout: 15_000 })
+    .toContain("Active");
+  await expect(applicant.locator("dd code").first()).toHaveText(name);
+  await expect(applicant.getByRole("row", { name: /CPU cores/ })).toContainText("6");
+  await expect(applicant.getByRole("row", { name: /Manager/ })).toContainText(address);
+  await expect(applicant.getByRole("row", { name: /succeeded/ })).toContainText("gitops");
+  if (checkAccessibility) await axe(applicant, "the project page");
+  await applicant.getByRole("link", { name: `Application ${id}` }).click();
+  await expect(applicant).toHaveURL(new RegExp(`/applications/${id}$`));
 }
 
 test("an application is reviewed, changed, resubmitted and approved with another quota", async ({ browser }) => {

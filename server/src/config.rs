@@ -49,7 +49,21 @@ const KNOWN_ENV: &[&str] = &[
     "BERTH_MAX_QUOTA",
     "BERTH_MAX_APPLICATION_MONTHS",
     "BERTH_DIGEST_HOUR_UTC",
+    "BERTH_PROVISIONER",
+    "BERTH_GITOPS_DIR",
+    "BERTH_GITOPS_COMMIT",
+    "BERTH_WEBHOOK_URL",
+    "BERTH_WEBHOOK_SECRET",
+    "BERTH_WEBHOOK_TIMEOUT_SECONDS",
+    "BERTH_OPENSHIFT",
+    "BERTH_JOB_MAX_ATTEMPTS",
+    "BERTH_JOB_LEASE_SECONDS",
+    "BERTH_JOB_POLL_SECONDS",
+    "BERTH_JOB_FIRST_RETRY_SECONDS",
+    "BERTH_DRIFT_CHECK_MINUTES",
 ];
+/// Default directory of the GitOps backend's files.
+pub const DEFAULT_GITOPS_DIR: &str = "data/gitops";
 /// Prefix of variables that belong to Berth's test scripts, not to the server.
 const TEST_ENV_PREFIX: &str = "BERTH_TEST_";
 
@@ -201,6 +215,71 @@ pub struct SettingsArgs {
     /// [default: 7]
     #[arg(long, env = "BERTH_DIGEST_HOUR_UTC", value_name = "HOUR", global = true)]
     pub digest_hour_utc: Option<u32>,
+
+    /// Where approved projects are provisioned: `gitops` (a YAML file per project in --gitops-dir, for Argo CD or
+    /// Flux) or `webhook` (a signed JSON POST to --webhook-url). [default: gitops]
+    #[arg(long, env = "BERTH_PROVISIONER", value_enum, global = true)]
+    pub provisioner: Option<ProvisionerKind>,
+
+    /// Directory of the GitOps backend's files (created when missing). [default: data/gitops]
+    #[arg(long, env = "BERTH_GITOPS_DIR", value_name = "DIR", global = true)]
+    pub gitops_dir: Option<PathBuf>,
+
+    /// Commit each change of the GitOps files to the git repository in --gitops-dir (initialised when missing;
+    /// needs the `git` binary). [default: false]
+    #[arg(long, env = "BERTH_GITOPS_COMMIT", value_name = "BOOL", global = true)]
+    pub gitops_commit: Option<bool>,
+
+    /// URL the webhook backend POSTs each change to.
+    #[arg(long, env = "BERTH_WEBHOOK_URL", value_name = "URL", global = true)]
+    pub webhook_url: Option<String>,
+
+    /// Shared secret that signs the webhook's requests (HMAC-SHA256); at least 16 characters.
+    #[arg(long, env = "BERTH_WEBHOOK_SECRET", value_name = "SECRET", hide_env_values = true, global = true)]
+    pub webhook_secret: Option<String>,
+
+    /// Seconds to wait for the webhook's answer before trying again later (1 to 300). [default: 10]
+    #[arg(long, env = "BERTH_WEBHOOK_TIMEOUT_SECONDS", value_name = "SECONDS", global = true)]
+    pub webhook_timeout_seconds: Option<u64>,
+
+    /// OpenShift: namespaces get the `openshift.io/requester` and `openshift.io/display-name` annotations.
+    /// [default: false]
+    #[arg(long, env = "BERTH_OPENSHIFT", value_name = "BOOL", global = true)]
+    pub openshift: Option<bool>,
+
+    /// Attempts before a background job is failed for good (1 to 100). [default: 10]
+    #[arg(long, env = "BERTH_JOB_MAX_ATTEMPTS", value_name = "N", global = true)]
+    pub job_max_attempts: Option<u32>,
+
+    /// Seconds a runner holds a job it claimed (renewed while it runs); a job whose runner died is taken over
+    /// after this long (2 to 3600). [default: 60]
+    #[arg(long, env = "BERTH_JOB_LEASE_SECONDS", value_name = "SECONDS", global = true)]
+    pub job_lease_seconds: Option<u64>,
+
+    /// Seconds between looks for due jobs when no wake-up came (1 to 3600). [default: 1]
+    #[arg(long, env = "BERTH_JOB_POLL_SECONDS", value_name = "SECONDS", global = true)]
+    pub job_poll_seconds: Option<u64>,
+
+    /// Seconds before the first retry of a failed job; later retries wait twice as long each time, with jitter,
+    /// at most 10 minutes (1 to 600). [default: 5]
+    #[arg(long, env = "BERTH_JOB_FIRST_RETRY_SECONDS", value_name = "SECONDS", global = true)]
+    pub job_first_retry_seconds: Option<u64>,
+
+    /// Minutes between drift checks, which compare active projects with what the backend holds; 0 turns them
+    /// off. [default: 10]
+    #[arg(long, env = "BERTH_DRIFT_CHECK_MINUTES", value_name = "MINUTES", global = true)]
+    pub drift_check_minutes: Option<u64>,
+}
+
+/// Which provisioning backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisionerKind {
+    /// YAML files in a directory (optionally a git repository).
+    #[default]
+    Gitops,
+    /// A signed JSON POST.
+    Webhook,
 }
 
 /// Log line format.
@@ -235,8 +314,36 @@ struct FileSettings {
     max_quota: Option<String>,
     max_application_months: Option<u32>,
     digest_hour_utc: Option<u32>,
+    provisioner: Option<ProvisionerKind>,
+    gitops_dir: Option<PathBuf>,
+    gitops_commit: Option<bool>,
+    webhook_url: Option<String>,
+    webhook_secret: Option<String>,
+    webhook_timeout_seconds: Option<u64>,
+    openshift: Option<bool>,
+    job_max_attempts: Option<u32>,
+    job_lease_seconds: Option<u64>,
+    job_poll_seconds: Option<u64>,
+    job_first_retry_seconds: Option<u64>,
+    drift_check_minutes: Option<u64>,
+    /// The objects every project gets (file only).
+    cluster: Option<ClusterFile>,
     #[serde(default)]
     oidc_providers: Vec<OidcProviderFile>,
+}
+
+/// The `[cluster]` table of the settings file: the LimitRange and NetworkPolicy every project gets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterFile {
+    default_cpu_limit: Option<String>,
+    default_memory_limit: Option<String>,
+    default_cpu_request: Option<String>,
+    default_memory_request: Option<String>,
+    max_limit_request_ratio: Option<u32>,
+    max_pvc_size: Option<String>,
+    network_policy: Option<bool>,
+    ingress_namespace_labels: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// An `[[oidc_providers]]` table of the settings file.
@@ -277,6 +384,33 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// What applications are checked against, and when the admins' digest goes out.
     pub applications: app::applications::ssr::ApplicationSettings,
+    /// Where projects are provisioned.
+    pub provisioner: ProvisionerConfig,
+    /// The objects every project gets.
+    pub cluster: app::projects::ssr::desired::ClusterSettings,
+    /// How background jobs are run.
+    pub jobs: crate::jobs::JobSettings,
+}
+
+/// The provisioning backend and its settings.
+#[derive(Debug, Clone)]
+pub enum ProvisionerConfig {
+    /// A YAML file per project in `dir`, committed to git there when `commit`.
+    GitOps {
+        /// The directory.
+        dir: PathBuf,
+        /// Whether to commit each change.
+        commit: bool,
+    },
+    /// A signed POST of each change to `url`.
+    Webhook {
+        /// Where.
+        url: Url,
+        /// The signing key.
+        secret: Secret,
+        /// How long to wait for an answer.
+        timeout: std::time::Duration,
+    },
 }
 
 /// Outgoing mail settings.
@@ -500,6 +634,9 @@ impl Config {
 
     fn merge(args: SettingsArgs, file: FileSettings) -> Result<Self, ConfigError> {
         let applications = parse_application_settings(&args, &file)?;
+        let provisioner = parse_provisioner(&args, &file)?;
+        let cluster = parse_cluster(&args, &file)?;
+        let jobs = parse_jobs(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
             .map_err(|error| invalid("listen", format!("{listen:?} is not an ADDRESS:PORT ({error})")))?;
@@ -573,6 +710,9 @@ impl Config {
 
         Ok(Self {
             applications,
+            provisioner,
+            cluster,
+            jobs,
             listen,
             database_url,
             base_url,
@@ -641,6 +781,140 @@ fn parse_application_settings(
         return Err(invalid("digest-hour-utc", format!("{digest_hour_utc} is not between 0 and 23")));
     }
     Ok(app::applications::ssr::ApplicationSettings { rules, digest_hour_utc })
+}
+
+fn parse_provisioner(args: &SettingsArgs, file: &FileSettings) -> Result<ProvisionerConfig, ConfigError> {
+    match args.provisioner.or(file.provisioner).unwrap_or_default() {
+        ProvisionerKind::Gitops => Ok(ProvisionerConfig::GitOps {
+            dir: args
+                .gitops_dir
+                .clone()
+                .or_else(|| file.gitops_dir.clone())
+                .unwrap_or_else(|| DEFAULT_GITOPS_DIR.into()),
+            commit: args.gitops_commit.or(file.gitops_commit).unwrap_or(false),
+        }),
+        ProvisionerKind::Webhook => {
+            let url = args
+                .webhook_url
+                .clone()
+                .or_else(|| file.webhook_url.clone())
+                .ok_or_else(|| invalid("webhook-url", "the webhook provisioner needs a URL"))?;
+            let url = Url::parse(&url).map_err(|error| invalid("webhook-url", format!("not a URL ({error})")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid("webhook-url", "use an http or https URL"));
+            }
+            let secret = args
+                .webhook_secret
+                .clone()
+                .or_else(|| file.webhook_secret.clone())
+                .ok_or_else(|| invalid("webhook-secret", "the webhook provisioner needs a signing secret"))?;
+            if secret.chars().count() < 16 {
+                return Err(invalid("webhook-secret", "use at least 16 characters"));
+            }
+            let timeout = args.webhook_timeout_seconds.or(file.webhook_timeout_seconds).unwrap_or(10);
+            if !(1..=300).contains(&timeout) {
+                return Err(invalid("webhook-timeout-seconds", format!("{timeout} is not between 1 and 300")));
+            }
+            Ok(ProvisionerConfig::Webhook {
+                url,
+                secret: Secret::new(secret),
+                timeout: std::time::Duration::from_secs(timeout),
+            })
+        }
+    }
+}
+
+/// A Kubernetes quantity as the settings may give one: digits, an optional fraction, an optional suffix.
+fn is_quantity(text: &str) -> bool {
+    let number_end = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+    let (number, suffix) = text.split_at(number_end);
+    !number.is_empty()
+        && number.chars().filter(|c| *c == '.').count() <= 1
+        && !number.starts_with('.')
+        && ["", "m", "k", "M", "G", "T", "Ki", "Mi", "Gi", "Ti"].contains(&suffix)
+}
+
+fn parse_cluster(
+    args: &SettingsArgs,
+    file: &FileSettings,
+) -> Result<app::projects::ssr::desired::ClusterSettings, ConfigError> {
+    let mut cluster = app::projects::ssr::desired::ClusterSettings::default();
+    let table = file.cluster.as_ref();
+    let quantity = |setting: &'static str, value: Option<&String>, target: &mut String| -> Result<(), ConfigError> {
+        if let Some(value) = value {
+            if !is_quantity(value.trim()) {
+                return Err(invalid(setting, format!("{value:?} is not a Kubernetes quantity such as 500m or 1Gi")));
+            }
+            *target = value.trim().to_owned();
+        }
+        Ok(())
+    };
+    quantity(
+        "cluster.default_cpu_limit",
+        table.and_then(|t| t.default_cpu_limit.as_ref()),
+        &mut cluster.default_cpu_limit,
+    )?;
+    quantity(
+        "cluster.default_memory_limit",
+        table.and_then(|t| t.default_memory_limit.as_ref()),
+        &mut cluster.default_memory_limit,
+    )?;
+    quantity(
+        "cluster.default_cpu_request",
+        table.and_then(|t| t.default_cpu_request.as_ref()),
+        &mut cluster.default_cpu_request,
+    )?;
+    quantity(
+        "cluster.default_memory_request",
+        table.and_then(|t| t.default_memory_request.as_ref()),
+        &mut cluster.default_memory_request,
+    )?;
+    quantity("cluster.max_pvc_size", table.and_then(|t| t.max_pvc_size.as_ref()), &mut cluster.max_pvc_size)?;
+    if let Some(ratio) = table.and_then(|t| t.max_limit_request_ratio) {
+        if !(1..=100).contains(&ratio) {
+            return Err(invalid("cluster.max_limit_request_ratio", format!("{ratio} is not between 1 and 100")));
+        }
+        cluster.max_limit_request_ratio = ratio;
+    }
+    if let Some(enabled) = table.and_then(|t| t.network_policy) {
+        cluster.network_policy = enabled;
+    }
+    if let Some(labels) = table.and_then(|t| t.ingress_namespace_labels.clone()) {
+        if labels.is_empty() {
+            return Err(invalid(
+                "cluster.ingress_namespace_labels",
+                "name at least one label (or set network_policy = false)",
+            ));
+        }
+        cluster.ingress_namespace_labels = labels;
+    }
+    cluster.openshift = args.openshift.or(file.openshift).unwrap_or(false);
+    Ok(cluster)
+}
+
+fn parse_jobs(args: &SettingsArgs, file: &FileSettings) -> Result<crate::jobs::JobSettings, ConfigError> {
+    let ranged = |setting: &'static str, value: Option<u64>, default: u64, range: std::ops::RangeInclusive<u64>| {
+        let value = value.unwrap_or(default);
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(invalid(setting, format!("{value} is not between {} and {}", range.start(), range.end())))
+        }
+    };
+    let attempts =
+        ranged("job-max-attempts", args.job_max_attempts.or(file.job_max_attempts).map(u64::from), 10, 1..=100)?;
+    let lease = ranged("job-lease-seconds", args.job_lease_seconds.or(file.job_lease_seconds), 60, 2..=3600)?;
+    let poll = ranged("job-poll-seconds", args.job_poll_seconds.or(file.job_poll_seconds), 1, 1..=3600)?;
+    let retry =
+        ranged("job-first-retry-seconds", args.job_first_retry_seconds.or(file.job_first_retry_seconds), 5, 1..=600)?;
+    let drift = ranged("drift-check-minutes", args.drift_check_minutes.or(file.drift_check_minutes), 10, 0..=10_080)?;
+    Ok(crate::jobs::JobSettings {
+        lease: std::time::Duration::from_secs(lease),
+        poll: std::time::Duration::from_secs(poll),
+        max_attempts: u32::try_from(attempts).unwrap_or(10),
+        first_backoff: std::time::Duration::from_secs(retry),
+        drift_check: (drift > 0).then(|| std::time::Duration::from_secs(drift * 60)),
+    })
 }
 
 fn parse_providers(providers: Vec<OidcProviderFile>) -> Result<Vec<OidcProviderConfig>, ConfigError> {
@@ -971,6 +1245,60 @@ mod tests {
         ] {
             let error = Config::merge(SettingsArgs::default(), file).unwrap_err();
             assert!(error.to_string().contains(setting), "{error}");
+        }
+    }
+
+    #[test]
+    fn provisioning_settings_are_checked_and_the_webhook_secret_is_hidden() {
+        let config = Config::merge(args(), FileSettings::default()).unwrap();
+        assert!(
+            matches!(config.provisioner, ProvisionerConfig::GitOps { ref dir, commit: false } if dir == Path::new("data/gitops"))
+        );
+        assert_eq!(config.jobs.max_attempts, 10);
+        assert_eq!(config.jobs.drift_check, Some(std::time::Duration::from_secs(600)));
+        let webhook = |url: &str, secret: &str| SettingsArgs {
+            provisioner: Some(ProvisionerKind::Webhook),
+            webhook_url: Some(url.to_owned()),
+            webhook_secret: Some(secret.to_owned()),
+            ..args()
+        };
+        let config = Config::merge(
+            webhook("https://hooks.example.org/berth", "0123456789abcdef-secret"),
+            FileSettings::default(),
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("0123456789abcdef-secret"), "the secret never shows");
+        let short = Config::merge(webhook("https://hooks.example.org/berth", "short"), FileSettings::default());
+        assert!(short.unwrap_err().to_string().contains("webhook-secret"));
+        let ftp = Config::merge(webhook("ftp://hooks.example.org", "0123456789abcdef-secret"), FileSettings::default());
+        assert!(ftp.unwrap_err().to_string().contains("webhook-url"));
+        let missing = SettingsArgs { provisioner: Some(ProvisionerKind::Webhook), ..args() };
+        assert!(Config::merge(missing, FileSettings::default()).unwrap_err().to_string().contains("webhook-url"));
+        let lease = SettingsArgs { job_lease_seconds: Some(1), ..args() };
+        assert!(Config::merge(lease, FileSettings::default()).unwrap_err().to_string().contains("job-lease-seconds"));
+        let off = SettingsArgs { drift_check_minutes: Some(0), ..args() };
+        assert_eq!(Config::merge(off, FileSettings::default()).unwrap().jobs.drift_check, None);
+    }
+
+    #[test]
+    fn cluster_objects_come_from_the_file_and_bad_quantities_name_their_key() {
+        let file: FileSettings = toml::from_str(
+            "[cluster]\ndefault_cpu_limit = \"1\"\nmax_pvc_size = \"1.5Ti\"\nnetwork_policy = false\n\
+             [cluster.ingress_namespace_labels]\n\"policy-group.network.openshift.io/ingress\" = \"\"\n",
+        )
+        .unwrap();
+        let config = Config::merge(SettingsArgs { openshift: Some(true), ..args() }, file).unwrap();
+        assert_eq!((config.cluster.default_cpu_limit.as_str(), config.cluster.max_pvc_size.as_str()), ("1", "1.5Ti"));
+        assert!(!config.cluster.network_policy && config.cluster.openshift);
+        assert_eq!(config.cluster.default_memory_request, "500Mi", "what the file leaves out keeps its default");
+        let bad: FileSettings = toml::from_str("[cluster]\ndefault_memory_limit = \"lots\"\n").unwrap();
+        assert!(Config::merge(args(), bad).unwrap_err().to_string().contains("cluster.default_memory_limit"));
+        assert!(toml::from_str::<FileSettings>("[cluster]\nbogus = 1\n").is_err(), "unknown keys are refused");
+        for good in ["500m", "1Gi", "100", "0.5", "2Ti"] {
+            assert!(is_quantity(good), "{good}");
+        }
+        for bad in ["", "1GB", ".5", "1.2.3", "-1", "1 Gi"] {
+            assert!(!is_quantity(bad), "{bad}");
         }
     }
 

@@ -1,28 +1,64 @@
 //! Durable background work. A job is a database row written in the same transaction as the change that causes it;
-//! runners claim due jobs with a lease, so a job whose runner died is picked up again once the lease runs out. Job
-//! handlers are idempotent: running one twice does no harm.
+//! runners claim due jobs with a lease that they renew while the job runs, so a job whose runner died is picked up
+//! again once the lease runs out. Job handlers are idempotent: running one twice does no harm. Failures are retried
+//! with exponential backoff and jitter, up to a maximum number of attempts.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::auth::ssr::{MailNotice, MailRenderer, NewAuditEntry};
+use app::email::EmailAddress;
 use app::error::{StoreError, cause_chain};
+use app::projects::ssr::desired::{ClusterSettings, desired_state};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::mail::{MailError, Mailer};
+use crate::provision::{Action, ApplyContext, Finished, GiveUp, ProvisionError, SharedProvisioner};
 
-/// How long a claimed job is reserved for its runner.
-pub const LEASE: Duration = Duration::from_secs(5 * 60);
+/// How long a claimed job is reserved for its runner, by default; the runner renews it while the job runs.
+pub const LEASE: Duration = Duration::from_secs(60);
 /// How often a runner erases the bodies of messages whose secret expired.
 pub const ERASE_PERIOD: Duration = Duration::from_secs(60);
-/// How often runners look for due jobs when nobody tells them about new ones.
+/// How often runners look for due jobs when nobody tells them about new ones (a safety net: new jobs wake them).
 pub const POLL_PERIOD: Duration = Duration::from_secs(1);
 /// First retry delay; it doubles with each attempt up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(5);
 /// Longest delay between retries.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10 * 60);
+/// Attempts before a job is failed for good, by default.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// Provisioning attempts in one job run when the project keeps changing while it is applied.
+const MAX_CHANGED_ROUNDS: u32 = 5;
+
+/// How the runner paces its work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSettings {
+    /// Lease of a claimed job; renewed every third of it while the job runs.
+    pub lease: Duration,
+    /// How often to look for due jobs without a wake-up.
+    pub poll: Duration,
+    /// Attempts before a job is failed for good.
+    pub max_attempts: u32,
+    /// First retry delay (doubling, with jitter, up to [`MAX_BACKOFF`]).
+    pub first_backoff: Duration,
+    /// How often active projects are compared with what the backend holds (`None`: never).
+    pub drift_check: Option<Duration>,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            lease: LEASE,
+            poll: POLL_PERIOD,
+            max_attempts: MAX_ATTEMPTS,
+            first_backoff: FIRST_BACKOFF,
+            drift_check: Some(Duration::from_secs(10 * 60)),
+        }
+    }
+}
 
 /// What a job does, with its arguments; stored as `kind` and JSON `payload`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,8 +69,8 @@ pub enum JobPayload {
         /// The outbox row.
         outbox_id: i64,
     },
-    /// Create or update a project's objects on the cluster. Queued by approval; no runner claims it until the
-    /// provisioners land.
+    /// Make a project's objects on the cluster match the project (or remove them once it is closed). Queued by
+    /// every change that affects the cluster; one waits per project.
     ProvisionProject {
         /// The project.
         project_id: i64,
@@ -47,6 +83,14 @@ impl JobPayload {
         match self {
             JobPayload::SendMail { .. } => "send_mail",
             JobPayload::ProvisionProject { .. } => "provision_project",
+        }
+    }
+
+    /// The key that keeps a second copy of this job out of the queue while one waits or runs.
+    pub fn dedupe_key(&self) -> Option<String> {
+        match self {
+            JobPayload::SendMail { .. } => None,
+            JobPayload::ProvisionProject { project_id } => Some(format!("project:{project_id}")),
         }
     }
 
@@ -117,8 +161,15 @@ impl std::fmt::Debug for OutboxMessage {
 /// Job rows and the outbox.
 #[async_trait]
 pub trait JobStore: Send + Sync {
-    /// Claims the oldest due job for [`LEASE`], counting an attempt; `None` when nothing is due.
-    async fn claim_job(&self, now: DateTime<Utc>) -> Result<Option<ClaimedJob>, StoreError>;
+    /// Claims the oldest due job until `locked_until`, counting an attempt; `None` when nothing is due.
+    async fn claim_job(
+        &self,
+        now: DateTime<Utc>,
+        locked_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedJob>, StoreError>;
+
+    /// Renews the lease of a job that is still running.
+    async fn extend_lease(&self, id: i64, locked_until: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Marks a job done.
     async fn finish_job(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
@@ -144,14 +195,32 @@ pub trait JobStore: Send + Sync {
     /// Jobs not yet done, for `/metrics` and tests.
     async fn pending_jobs(&self) -> Result<i64, StoreError>;
 
+    /// Jobs waiting or running (`pending`) and failed for good (`failed`), by kind: (kind, state, count).
+    async fn job_counts(&self) -> Result<Vec<(String, String, i64)>, StoreError>;
+
     /// Woken whenever this process queues a job.
     fn jobs_waker(&self) -> Arc<Notify>;
 }
 
-/// The delay before retry number `attempts` (1 = first retry).
-pub fn backoff(attempts: u32) -> Duration {
+/// The delay before retry number `attempts` (1 = first retry) without jitter: `first`, doubling, at most
+/// [`MAX_BACKOFF`].
+pub fn backoff(first: Duration, attempts: u32) -> Duration {
     let factor = 2u32.saturating_pow(attempts.saturating_sub(1));
-    FIRST_BACKOFF.saturating_mul(factor).min(MAX_BACKOFF)
+    first.saturating_mul(factor).min(MAX_BACKOFF)
+}
+
+/// `delay` with jitter: somewhere between half of it and all of it, so that jobs that failed together (a cluster
+/// outage) do not all come back at the same moment. `random` is uniform in `[0, 1)`.
+pub fn with_jitter(delay: Duration, random: f64) -> Duration {
+    delay.mul_f64(0.5 + 0.5 * random.clamp(0.0, 1.0))
+}
+
+fn random_unit() -> f64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        return 0.5;
+    }
+    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// Why a job did not finish.
@@ -163,12 +232,14 @@ enum JobError {
     MissingMail(i64),
     #[error("outbox message {0} carried a secret that expired before it could be delivered; its body was erased")]
     ExpiredMail(i64),
-    #[error("no handler for {0} jobs yet")]
-    NoHandler(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    #[error(transparent)]
+    Provision(#[from] ProvisionError),
+    #[error("project {0} kept changing while it was provisioned; will go on")]
+    KeptChanging(i64),
 }
 
 impl JobError {
@@ -176,9 +247,32 @@ impl JobError {
     fn is_permanent(&self) -> bool {
         match self {
             JobError::BadRow(_) | JobError::MissingMail(_) | JobError::ExpiredMail(_) => true,
-            JobError::Store(_) | JobError::NoHandler(_) => false,
+            JobError::Store(_) | JobError::KeptChanging(_) => false,
             JobError::Mail(error) => error.is_permanent(),
+            JobError::Provision(error) => error.is_permanent(),
         }
+    }
+}
+
+/// What the provisioning job needs.
+#[derive(Clone)]
+pub struct Provisioning {
+    /// The configured backend.
+    pub backend: SharedProvisioner,
+    /// The objects every project gets.
+    pub cluster: ClusterSettings,
+    /// Renders the mail the job sends (the project is ready; provisioning failed).
+    pub mail: Arc<dyn MailRenderer>,
+    /// Where approval-to-active times are observed.
+    pub metrics: Arc<crate::http::metrics::Metrics>,
+}
+
+impl std::fmt::Debug for Provisioning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provisioning")
+            .field("backend", &self.backend)
+            .field("cluster", &self.cluster)
+            .finish_non_exhaustive()
     }
 }
 
@@ -187,13 +281,24 @@ impl JobError {
 pub struct JobRunner {
     store: Arc<dyn crate::storage::Store>,
     mailer: Arc<Mailer>,
-    poll_period: Duration,
+    provisioning: Provisioning,
+    settings: JobSettings,
 }
 
 impl JobRunner {
-    /// A runner over `store`, delivering mail with `mailer`.
-    pub fn new(store: Arc<dyn crate::storage::Store>, mailer: Arc<Mailer>) -> Self {
-        Self { store, mailer, poll_period: POLL_PERIOD }
+    /// A runner over `store`, delivering mail with `mailer` and provisioning projects with `provisioning`.
+    pub fn new(
+        store: Arc<dyn crate::storage::Store>,
+        mailer: Arc<Mailer>,
+        provisioning: Provisioning,
+        settings: JobSettings,
+    ) -> Self {
+        Self { store, mailer, provisioning, settings }
+    }
+
+    /// The provisioning backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.provisioning.backend.backend()
     }
 
     /// Claims and runs due jobs forever; sleeps when none are due until told about a new one or the poll period
@@ -226,30 +331,52 @@ impl JobRunner {
             }
             tokio::select! {
                 () = waker.notified() => {}
-                () = tokio::time::sleep(self.poll_period) => {}
+                () = tokio::time::sleep(self.settings.poll) => {}
             }
         }
     }
 
+    fn lease_until(&self, from: DateTime<Utc>) -> DateTime<Utc> {
+        from + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::minutes(1))
+    }
+
     /// Claims and runs one due job; returns whether there was one.
     pub async fn run_one(&self) -> Result<bool, StoreError> {
-        let Some(job) = self.store.claim_job(Utc::now()).await? else { return Ok(false) };
-        let result = match &job.payload {
-            Ok(JobPayload::SendMail { outbox_id }) => self.send_mail(job.id, *outbox_id).await,
-            // Not claimed (see the claim statement); should one be, it waits and is tried again later.
-            Ok(JobPayload::ProvisionProject { .. }) => Err(JobError::NoHandler("provision_project")),
-            Err(reason) => Err(JobError::BadRow(reason.clone())),
+        let now = Utc::now();
+        let Some(job) = self.store.claim_job(now, self.lease_until(now)).await? else { return Ok(false) };
+        let work = async {
+            match &job.payload {
+                Ok(JobPayload::SendMail { outbox_id }) => self.send_mail(job.id, *outbox_id).await,
+                Ok(JobPayload::ProvisionProject { project_id }) => self.provision(&job, *project_id).await,
+                Err(reason) => Err(JobError::BadRow(reason.clone())),
+            }
+        };
+        // The lease is renewed every third of its length while the job runs, so that no other runner takes it.
+        let heartbeat = async {
+            let mut ticks = tokio::time::interval(self.settings.lease / 3);
+            ticks.tick().await;
+            loop {
+                ticks.tick().await;
+                if let Err(error) = self.store.extend_lease(job.id, self.lease_until(Utc::now())).await {
+                    tracing::warn!(job = job.id, error = %cause_chain(&error), "cannot renew a job's lease");
+                }
+            }
+        };
+        let result = tokio::select! {
+            result = work => result,
+            () = heartbeat => unreachable!("the heartbeat never ends"),
         };
         match result {
-            Ok(()) => tracing::info!(job = job.id, attempts = job.attempts, "job done"),
+            Ok(Handled::Done) => tracing::info!(job = job.id, attempts = job.attempts, "job done"),
+            Ok(Handled::Recorded) => {}
             Err(error) => {
                 let now = Utc::now();
                 let message = cause_chain(&error);
-                if error.is_permanent() {
+                if error.is_permanent() || job.attempts >= self.settings.max_attempts {
                     tracing::error!(job = job.id, attempts = job.attempts, error = %message, "job failed for good");
                     self.store.fail_job(job.id, &message, None, now).await?;
                 } else {
-                    let delay = backoff(job.attempts);
+                    let delay = with_jitter(backoff(self.settings.first_backoff, job.attempts), random_unit());
                     tracing::warn!(
                         job = job.id,
                         attempts = job.attempts,
@@ -265,7 +392,7 @@ impl JobRunner {
         Ok(true)
     }
 
-    async fn send_mail(&self, job_id: i64, outbox_id: i64) -> Result<(), JobError> {
+    async fn send_mail(&self, job_id: i64, outbox_id: i64) -> Result<Handled, JobError> {
         let message = self.store.outbox_message(outbox_id).await?.ok_or(JobError::MissingMail(outbox_id))?;
         // A link that no longer works is not worth sending, and its body must not be kept.
         if message.sent_at.is_none() && message.secret_expires_at.is_some_and(|expires| expires <= Utc::now()) {
@@ -278,8 +405,153 @@ impl JobRunner {
             self.mailer.send(&message).await?;
         }
         self.store.mark_mail_sent(outbox_id, job_id, Utc::now()).await?;
-        Ok(())
+        Ok(Handled::Done)
     }
+
+    /// Makes the project's objects match it through the backend. Each attempt is recorded; when the project changed
+    /// while an attempt ran, the next round applies the newer state. A failure is retried like any job's; once the
+    /// job gives up (after its last attempt, or at once when trying again cannot help), the project shows that its
+    /// provisioning failed and the admins are told, in the same transaction that fails the job.
+    async fn provision(&self, job: &ClaimedJob, project_id: i64) -> Result<Handled, JobError> {
+        let backend = &self.provisioning.backend;
+        for _ in 0..MAX_CHANGED_ROUNDS {
+            let Some(work) = self.store.start_attempt(project_id, job.id, backend.backend(), Utc::now()).await? else {
+                tracing::warn!(job = job.id, project = project_id, "the project of a provisioning job is gone");
+                self.store.finish_job(job.id, Utc::now()).await?;
+                return Ok(Handled::Done);
+            };
+            let context = ApplyContext::new(project_id, work.generation);
+            let result = match work.action {
+                Action::Provision => {
+                    backend.apply(&desired_state(&work.spec, &self.provisioning.cluster), &context).await
+                }
+                Action::Deprovision => backend.remove(&work.spec.name, &context).await,
+            };
+            match result {
+                Ok(()) => {
+                    let mail = self.project_ready_mail(&work.spec);
+                    match self.store.finish_attempt(&work, job.id, &mail, Utc::now()).await? {
+                        Finished::Done { activated_after } => {
+                            if let Some(seconds) = activated_after {
+                                self.provisioning.metrics.observe_approval_to_active(seconds);
+                            }
+                            tracing::info!(
+                                job = job.id,
+                                project = project_id,
+                                generation = work.generation,
+                                backend = backend.backend(),
+                                action = work.action.as_str(),
+                                "project provisioned"
+                            );
+                            return Ok(Handled::Done);
+                        }
+                        Finished::Changed => continue,
+                    }
+                }
+                Err(error) => {
+                    let message = cause_chain(&error);
+                    let gives_up = error.is_permanent() || job.attempts >= self.settings.max_attempts;
+                    if !gives_up {
+                        self.store.fail_attempt(&work, &message, None, Utc::now()).await?;
+                        return Err(JobError::Provision(error));
+                    }
+                    let give_up = GiveUp {
+                        job_id: job.id,
+                        mail: self.provisioning_failed_mail(&work.spec.name, &message, job.attempts).await?,
+                        audit: NewAuditEntry::system("project.provisioning_failed", format!("project:{project_id}"), Utc::now())
+                            .with_details(serde_json::json!({ "project": work.spec.name, "error": message, "attempts": job.attempts })),
+                    };
+                    tracing::error!(job = job.id, project = project_id, attempts = job.attempts, error = %message, "provisioning failed for good");
+                    self.store.fail_attempt(&work, &message, Some(&give_up), Utc::now()).await?;
+                    return Ok(Handled::Recorded);
+                }
+            }
+        }
+        Err(JobError::KeptChanging(project_id))
+    }
+
+    fn project_ready_mail(&self, spec: &app::projects::ssr::desired::ProjectSpec) -> Vec<app::auth::ssr::OutgoingMail> {
+        let Ok(owner) = EmailAddress::parse(&spec.owner_email) else { return Vec::new() };
+        let notice = MailNotice {
+            subject: format!("Your project {} is ready", spec.name),
+            paragraphs: vec![
+                format!("The project {} is set up on the cluster: its namespace is {}.", spec.name, spec.name),
+                format!("Quota: {}.", app::applications::ssr::quota_words(&spec.quota)),
+            ],
+            path: format!("/projects/{}", spec.name),
+            link_label: "Open the project".to_owned(),
+        };
+        vec![self.provisioning.mail.notice(&owner, &notice)]
+    }
+
+    async fn provisioning_failed_mail(
+        &self,
+        name: &str,
+        error: &str,
+        attempts: u32,
+    ) -> Result<Vec<app::auth::ssr::OutgoingMail>, StoreError> {
+        let notice = MailNotice {
+            subject: format!("Provisioning failed: {name}"),
+            paragraphs: vec![
+                format!("Berth gave up provisioning the project {name} after {attempts} attempt(s)."),
+                format!("The last error: {error}"),
+                "Fix the cause, then retry the job or reprovision the project from its page.".to_owned(),
+            ],
+            path: format!("/projects/{name}"),
+            link_label: "Open the project".to_owned(),
+        };
+        Ok(self
+            .store
+            .admin_addresses()
+            .await?
+            .iter()
+            .filter_map(|address| EmailAddress::parse(address).ok())
+            .map(|address| self.provisioning.mail.notice(&address, &notice))
+            .collect())
+    }
+
+    /// Compares every active project with what the backend holds, and records the result on the project.
+    pub async fn check_drift(&self) -> Result<usize, StoreError> {
+        let mut checked = 0;
+        for spec in self.store.active_projects().await? {
+            let desired = desired_state(&spec, &self.provisioning.cluster);
+            match self.provisioning.backend.check_drift(&desired).await {
+                Ok(None) => return Ok(checked),
+                Ok(Some(report)) => {
+                    if !report.differences.is_empty() {
+                        tracing::warn!(project = spec.id, differences = ?report.differences, "project drifted");
+                    }
+                    self.store.record_drift(spec.id, Some(&report), Utc::now()).await?;
+                    checked += 1;
+                }
+                Err(error) => {
+                    tracing::warn!(project = spec.id, error = %cause_chain(&error), "cannot check a project for drift");
+                }
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Checks for drift every `period` (see [`JobSettings::drift_check`]) until the task is aborted.
+    pub async fn check_drift_forever(self, period: Duration) {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = self.check_drift().await {
+                tracing::warn!(error = %cause_chain(&error), "cannot check projects for drift; will retry");
+            }
+        }
+    }
+}
+
+/// What a handler did with its job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handled {
+    /// Done, and recorded as done with the handler's own changes.
+    Done,
+    /// Ended by the handler itself (failed for good, in its own transaction).
+    Recorded,
 }
 
 #[cfg(test)]
@@ -288,11 +560,30 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        assert_eq!(backoff(1), Duration::from_secs(5));
-        assert_eq!(backoff(2), Duration::from_secs(10));
-        assert_eq!(backoff(4), Duration::from_secs(40));
-        assert_eq!(backoff(20), MAX_BACKOFF);
-        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+        assert_eq!(backoff(FIRST_BACKOFF, 1), Duration::from_secs(5));
+        assert_eq!(backoff(FIRST_BACKOFF, 2), Duration::from_secs(10));
+        assert_eq!(backoff(FIRST_BACKOFF, 4), Duration::from_secs(40));
+        assert_eq!(backoff(FIRST_BACKOFF, 20), MAX_BACKOFF);
+        assert_eq!(backoff(FIRST_BACKOFF, u32::MAX), MAX_BACKOFF);
+        assert_eq!(backoff(Duration::from_millis(100), 3), Duration::from_millis(400));
+    }
+
+    #[test]
+    fn jitter_keeps_between_half_and_all_of_the_delay() {
+        let delay = Duration::from_secs(40);
+        assert_eq!(with_jitter(delay, 0.0), Duration::from_secs(20));
+        assert_eq!(with_jitter(delay, 0.5), Duration::from_secs(30));
+        assert!(with_jitter(delay, 0.999_999) <= delay);
+        assert_eq!(with_jitter(delay, 7.0), delay, "out-of-range randomness is clamped");
+        let samples: Vec<f64> = (0..200).map(|_| random_unit()).collect();
+        assert!(samples.iter().all(|x| (0.0..1.0).contains(x)));
+        assert!(samples.windows(2).any(|pair| pair[0] != pair[1]), "it is random");
+    }
+
+    #[test]
+    fn only_provisioning_jobs_have_a_dedupe_key() {
+        assert_eq!(JobPayload::SendMail { outbox_id: 1 }.dedupe_key(), None);
+        assert_eq!(JobPayload::ProvisionProject { project_id: 7 }.dedupe_key().as_deref(), Some("project:7"));
     }
 
     #[test]

@@ -24,12 +24,14 @@ use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
+use crate::config::ProvisionerConfig;
 use crate::http::security::SiteOrigin;
 use crate::http::status::StatusPages;
 use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, security, status};
-use crate::jobs::JobRunner;
+use crate::jobs::{JobRunner, Provisioning};
 use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
 use crate::oidc::OidcProviders;
+use crate::provision::{SharedProvisioner, gitops::GitOpsProvisioner, webhook::WebhookProvisioner};
 use crate::storage::{self, OpenError, Store};
 use crate::{seed, sessions};
 
@@ -149,6 +151,8 @@ impl Application {
             status: Arc::clone(&status),
             auth: Arc::clone(&auth),
             applications: Arc::clone(&applications),
+            projects: Arc::new(app::projects::ssr::ProjectService::new(store.clone())),
+            jobs: Arc::new(app::jobs::ssr::JobAdminService::new(store.clone())),
             providers,
         };
         let leptos = site_options()?;
@@ -157,6 +161,7 @@ impl Application {
             leptos_router(&leptos, &app_state, &provider_origins(&config.oidc_providers), generate_route_list(App));
         let pages = Arc::new(StatusPages::new(Arc::clone(&status), renderer, config.base_url.clone()));
         let metrics = Arc::new(metrics::Metrics::new(store.clone()));
+        let metrics_for_jobs = Arc::clone(&metrics);
         let site = SiteOrigin::new(&config.base_url);
         let state = ServerState {
             leptos: leptos.clone(),
@@ -209,13 +214,31 @@ impl Application {
             .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
             .layer(middleware::from_fn(request_id::assign));
 
-        let tasks = vec![
+        let runner = JobRunner::new(
+            store.clone(),
+            mailer,
+            Provisioning {
+                backend: provisioner(&config.provisioner),
+                cluster: config.cluster.clone(),
+                mail: Arc::new(TemplateRenderer::new(&config.base_url)),
+                metrics: metrics_for_jobs,
+            },
+            config.jobs,
+        );
+        tracing::info!(backend = runner.backend(), "provisioning backend ready");
+        let mut tasks = vec![
             tokio::spawn(sessions::delete_expired_forever(store.session_store())),
             tokio::spawn(keep_status_fresh(status, config.status_refresh)),
             tokio::spawn(precompress_assets(pkg_dir)),
-            tokio::spawn(JobRunner::new(store.clone(), mailer).run_forever()),
             tokio::spawn(send_daily_digests(applications)),
         ];
+        if let Some(period) = config.jobs.drift_check {
+            tasks.push(tokio::spawn(runner.clone().check_drift_forever(period)));
+        }
+        tasks.push(tokio::spawn(runner.run_forever()));
+        if let Some(wakeups) = store.job_wakeups() {
+            tasks.push(tokio::spawn(wakeups));
+        }
         Ok(Self { listener, local_addr, router, store, tasks })
     }
 
@@ -352,6 +375,16 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => tracing::info!("SIGINT received; finishing requests in flight"),
         () = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
+    }
+}
+
+/// The configured provisioning backend.
+fn provisioner(config: &ProvisionerConfig) -> SharedProvisioner {
+    match config {
+        ProvisionerConfig::GitOps { dir, commit } => Arc::new(GitOpsProvisioner::new(dir.clone(), *commit)),
+        ProvisionerConfig::Webhook { url, secret, timeout } => {
+            Arc::new(WebhookProvisioner::new(url.clone(), secret.clone(), *timeout))
+        }
     }
 }
 

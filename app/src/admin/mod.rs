@@ -96,6 +96,9 @@ pub fn AdminHomePage() -> impl IntoView {
                     Ok(users) => view! {
                         <ul class="admin-links">
                             <li><a href="/admin/users">"Users"</a> {format!(" ({} accounts)", users.len())}</li>
+                            <li><a href="/admin/applications">"Applications"</a></li>
+                            <li><a href="/projects">"Projects"</a></li>
+                            <li><a href="/admin/jobs">"Background jobs"</a></li>
                             <li><a href="/admin/audit">"Audit trail"</a></li>
                         </ul>
                     }.into_any(),

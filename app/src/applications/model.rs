@@ -240,6 +240,18 @@ impl Quota {
     /// Rahti's standard quota: 4 cores, 16 GiB memory, 100 GiB storage, 50 pods, no GPUs.
     pub const STANDARD: Quota = Quota { cpu_cores: 4, memory_gib: 16, storage_gib: 100, pods: 50, gpus: 0 };
 
+    /// The quota in a few words: "4 cores, 16 GiB memory, 100 GiB storage, 50 pods" (and the GPUs, if any).
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "{} cores, {} GiB memory, {} GiB storage, {} pods",
+            self.cpu_cores, self.memory_gib, self.storage_gib, self.pods
+        );
+        if self.gpus > 0 {
+            text.push_str(&format!(", {} GPUs", self.gpus));
+        }
+        text
+    }
+
     /// The amount of `resource`.
     pub fn get(&self, resource: Resource) -> u32 {
         match resource {

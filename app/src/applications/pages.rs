@@ -470,7 +470,7 @@ fn Decision(
             })}
             {project.map(|project| view! {
                 <p id="project">
-                    "Project " <strong>{project.name.clone()}</strong>
+                    "Project " <a href=format!("/projects/{}", project.name)><strong>{project.name.clone()}</strong></a>
                     " (" {project_state_label(&project.state)} ")"
                     {changed.then_some(": the granted quota differs from the request, see the table below")} "."
                 </p>
@@ -484,6 +484,7 @@ fn project_state_label(state: &str) -> &'static str {
     match state {
         "provisioning" => "being set up on the cluster",
         "active" => "active",
+        "provisioning_failed" => "provisioning failed; the admins have been told",
         "suspended" => "suspended",
         "closed" => "closed",
         _ => "unknown state",

@@ -505,6 +505,7 @@ pub fn ViewerMenu() -> impl IntoView {
                 let waiting = waiting.await.ok().flatten();
                 match viewer.await {
                     Ok(Some(viewer)) => view! {
+                        <a href="/projects" class="viewer">"Projects"</a>
                         <a href="/applications" class="viewer">"My applications"</a>
                         {waiting.map(|count| view! {
                             <a href="/admin/applications" class="viewer">

@@ -874,6 +874,19 @@ impl NewAuditEntry {
         }
     }
 
+    /// A row for what Berth itself did at `at` (a background job), without details.
+    pub fn system(action: &str, target: String, at: DateTime<Utc>) -> Self {
+        Self {
+            at,
+            actor_id: None,
+            actor: "system".to_owned(),
+            action: action.to_owned(),
+            target,
+            ip: None,
+            details: serde_json::json!({}),
+        }
+    }
+
     /// The same entry with `details`.
     pub fn with_details(self, details: serde_json::Value) -> Self {
         Self { details, ..self }

@@ -26,7 +26,7 @@ pub const ROLE_KEY: &str = "role";
 
 /// Pages only signed-in users may see; anonymous visitors are sent to sign in. Admin pages also check the role in
 /// their server functions, which answer 403 to other users.
-const SIGNED_IN_PREFIXES: &[&str] = &["/account", "/signup", "/admin", "/applications"];
+const SIGNED_IN_PREFIXES: &[&str] = &["/account", "/signup", "/admin", "/applications", "/projects"];
 
 fn needs_sign_in(path: &str) -> bool {
     SIGNED_IN_PREFIXES

@@ -60,7 +60,15 @@ pub struct Metrics {
     pool_idle: Gauge,
     pool_max: Gauge,
     jobs_pending: Gauge,
+    jobs_by_kind: Family<JobLabels, Gauge>,
+    approval_to_active: Histogram,
     store: Arc<dyn Store>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    state: String,
 }
 
 impl Metrics {
@@ -77,7 +85,36 @@ impl Metrics {
         registry.register("db_pool_connections_max", "Most database connections the pool may open", pool_max.clone());
         let jobs_pending = Gauge::default();
         registry.register("jobs_pending", "Background jobs (such as mail) not yet done", jobs_pending.clone());
-        Self { registry, requests, latency, pool_open, pool_idle, pool_max, jobs_pending, store }
+        let jobs_by_kind = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "jobs",
+            "Background jobs waiting (pending) or failed for good (failed), by kind",
+            jobs_by_kind.clone(),
+        );
+        // 50 ms to ~14 min.
+        let approval_to_active = Histogram::new(exponential_buckets(0.05, 2.0, 15));
+        registry.register(
+            "project_approval_to_active_seconds",
+            "Time from a project's approval until its objects were on the cluster",
+            approval_to_active.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            latency,
+            pool_open,
+            pool_idle,
+            pool_max,
+            jobs_pending,
+            jobs_by_kind,
+            approval_to_active,
+            store,
+        }
+    }
+
+    /// Records how long a project took from approval to active.
+    pub fn observe_approval_to_active(&self, seconds: f64) {
+        self.approval_to_active.observe(seconds);
     }
 
     fn observe(&self, labels: RequestLabels, started: Instant) {
@@ -89,6 +126,21 @@ impl Metrics {
     pub async fn render(&self) -> String {
         if let Ok(pending) = self.store.pending_jobs().await {
             self.jobs_pending.set(pending);
+        }
+        if let Ok(counts) = self.store.job_counts().await {
+            // Kinds and states that dropped to zero are reported as zero, not left at their last value.
+            self.jobs_by_kind.clear();
+            for (kind, state) in [
+                ("send_mail", "pending"),
+                ("send_mail", "failed"),
+                ("provision_project", "pending"),
+                ("provision_project", "failed"),
+            ] {
+                self.jobs_by_kind.get_or_create(&JobLabels { kind: kind.to_owned(), state: state.to_owned() }).set(0);
+            }
+            for (kind, state, count) in counts {
+                self.jobs_by_kind.get_or_create(&JobLabels { kind, state }).set(count);
+            }
         }
         let pool = self.store.pool_stats();
         self.pool_open.set(i64::from(pool.size));

@@ -65,8 +65,10 @@ pub(crate) const DELETE_OLD_SIGN_IN_LINKS: &str = "DELETE FROM sign_in_links WHE
 pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox \
      (recipient, subject, text_body, html_body, created_at, secret_expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
-pub(crate) const INSERT_JOB: &str =
-    "INSERT INTO jobs (kind, payload, run_at, created_at) VALUES ($1, $2, $3, $3) RETURNING id";
+// A job whose dedupe key is already waiting or running is not queued again (the partial unique index on
+// `dedupe_key` among jobs not done).
+pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, created_at, dedupe_key) \
+     VALUES ($1, $2, $3, $3, $4) ON CONFLICT DO NOTHING";
 
 pub(crate) const INSERT_AUDIT: &str =
     "INSERT INTO audit_log (at, actor_id, actor, action, target, ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -124,12 +126,21 @@ macro_rules! impl_account_store {
                     .bind(mail.secret_expires_at)
                     .fetch_one(&mut *conn)
                     .await?;
-                let payload = $crate::jobs::JobPayload::SendMail { outbox_id };
-                sqlx::query_scalar::<_, i64>($crate::storage::accounts_sql::INSERT_JOB)
-                    .bind(payload.kind())
-                    .bind(payload.to_json())
+                Self::insert_job(conn, &$crate::jobs::JobPayload::SendMail { outbox_id }, now).await
+            }
+
+            /// Queues `job` in the transaction of `conn`; does nothing when its dedupe key is already queued.
+            async fn insert_job(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                job: &$crate::jobs::JobPayload,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query($crate::storage::accounts_sql::INSERT_JOB)
+                    .bind(job.kind())
+                    .bind(job.to_json())
                     .bind(now)
-                    .fetch_one(&mut *conn)
+                    .bind(job.dedupe_key())
+                    .execute(&mut *conn)
                     .await?;
                 Ok(())
             }

@@ -349,13 +349,7 @@ macro_rules! impl_application_store {
                         .await
                         .map_err(store_error)?;
                     let job = $crate::jobs::JobPayload::ProvisionProject { project_id: created };
-                    sqlx::query_scalar::<_, i64>($crate::storage::accounts_sql::INSERT_JOB)
-                        .bind(job.kind())
-                        .bind(job.to_json())
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
+                    Self::insert_job(&mut tx, &job, now).await.map_err(store_error)?;
                     project_id = Some(created);
                 }
                 Self::insert_event(

@@ -6,6 +6,7 @@ mod applications_sql;
 mod jobs_sql;
 mod pool_store;
 mod postgres;
+mod projects_sql;
 mod rows;
 mod sqlite;
 mod status_sql;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use app::applications::ssr::ApplicationStore;
 use app::auth::ssr::AccountStore;
 use app::error::StoreError;
+use app::projects::ssr::ProjectStore;
 use app::status::ssr::StatusStore;
 use async_trait::async_trait;
 
@@ -59,7 +61,16 @@ pub struct PoolStats {
 
 /// Everything Berth stores, for every backend.
 #[async_trait]
-pub trait Store: StatusStore + AccountStore + ApplicationStore + crate::jobs::JobStore + std::fmt::Debug {
+pub trait Store:
+    StatusStore
+    + AccountStore
+    + ApplicationStore
+    + ProjectStore
+    + app::jobs::ssr::JobAdminStore
+    + crate::jobs::JobStore
+    + crate::provision::ProvisioningStore
+    + std::fmt::Debug
+{
     /// The engine behind this store.
     fn backend(&self) -> Backend;
 
@@ -74,6 +85,10 @@ pub trait Store: StatusStore + AccountStore + ApplicationStore + crate::jobs::Jo
 
     /// Closes the pool, waiting for connections in use to be returned.
     async fn close(&self);
+
+    /// A task that wakes this process's job runner when another process queues a job (PostgreSQL's
+    /// `LISTEN/NOTIFY`); `None` where one process is all there is (SQLite), which wakes its runner itself.
+    fn job_wakeups(&self) -> Option<futures_util::future::BoxFuture<'static, ()>>;
 }
 
 /// A failure to open the database at startup.

@@ -2,7 +2,7 @@
 
 /// Implements `Store` for a type with a `pool` field: `impl_store!(Type, Backend::X, SessionBackend::x, MAX)`.
 macro_rules! impl_store {
-    ($store:ty, $backend:expr, $sessions:path, $max_connections:expr) => {
+    ($store:ty, $backend:expr, $sessions:path, $max_connections:expr, $wakeups:expr) => {
         #[async_trait::async_trait]
         impl $crate::storage::Store for $store {
             fn backend(&self) -> $crate::storage::Backend {
@@ -28,6 +28,11 @@ macro_rules! impl_store {
 
             async fn close(&self) {
                 self.pool.close().await;
+            }
+
+            fn job_wakeups(&self) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+                let wakeups: fn(&Self) -> Option<futures_util::future::BoxFuture<'static, ()>> = $wakeups;
+                wakeups(self)
             }
         }
     };

@@ -7,8 +7,9 @@ use sqlx::{Postgres, Transaction};
 
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
-use super::jobs_sql::{self, impl_job_store};
+use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::pool_store::impl_store;
+use super::projects_sql::impl_project_store;
 use super::status_sql::impl_status_store;
 use super::{ACQUIRE_TIMEOUT, Backend, OpenError};
 use crate::config::DatabaseUrl;
@@ -54,7 +55,52 @@ impl PostgresStore {
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
         self.pool.begin().await
     }
+
+    /// Listens on the `berth_jobs` channel (a trigger on `jobs` notifies it when a job is queued) and wakes this
+    /// process's runner; reconnects after a lost connection. Never returns.
+    async fn listen_for_jobs(pool: PgPool, waker: std::sync::Arc<tokio::sync::Notify>) {
+        let mut failing = false;
+        loop {
+            let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(error = %app::error::cause_chain(&error), "cannot listen for new jobs; polling meanwhile");
+                    }
+                    failing = true;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if let Err(error) = listener.listen(JOBS_CHANNEL).await {
+                tracing::warn!(error = %app::error::cause_chain(&error), "cannot listen for new jobs; polling meanwhile");
+                failing = true;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                continue;
+            }
+            if failing {
+                tracing::info!("listening for new jobs again");
+                failing = false;
+            }
+            // Whatever was queued while nobody listened is found by the next claim.
+            waker.notify_one();
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(_)) => waker.notify_one(),
+                    // The connection was lost: listen again on a new one.
+                    Ok(None) => break,
+                    Err(error) => {
+                        tracing::warn!(error = %app::error::cause_chain(&error), "lost the job notifications; reconnecting");
+                        break;
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// The channel the `jobs_notify` trigger notifies.
+const JOBS_CHANNEL: &str = "berth_jobs";
 
 impl_status_store!(PostgresStore);
 
@@ -64,4 +110,10 @@ impl_application_store!(PostgresStore, sqlx::Postgres);
 
 impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 
-impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS);
+impl_job_admin_store!(PostgresStore);
+
+impl_project_store!(PostgresStore, sqlx::Postgres, " FOR UPDATE");
+
+impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS, |store| Some(Box::pin(
+    PostgresStore::listen_for_jobs(store.pool.clone(), std::sync::Arc::clone(&store.jobs_waker))
+)));

@@ -464,3 +464,249 @@ impl ProjectRefRow {
         })
     }
 }
+
+fn project_state_of(text: &str) -> Result<app::projects::model::ProjectState, StoreError> {
+    app::projects::model::ProjectState::parse(text).ok_or_else(|| corrupt(format!("unknown project state {text:?}")))
+}
+
+fn member_role_of(text: &str) -> Result<app::projects::model::MemberRole, StoreError> {
+    app::projects::model::MemberRole::parse(text).ok_or_else(|| corrupt(format!("unknown member role {text:?}")))
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ProjectSummaryRow {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub organisation: String,
+    pub state: String,
+    pub cpu_cores: i64,
+    pub memory_gib: i64,
+    pub storage_gib: i64,
+    pub pods: i64,
+    pub gpus: i64,
+    pub updated_at: DateTime<Utc>,
+    pub role: Option<String>,
+}
+
+impl ProjectSummaryRow {
+    pub(crate) fn into_summary(self) -> Result<app::projects::view::ProjectSummary, StoreError> {
+        Ok(app::projects::view::ProjectSummary {
+            id: self.id,
+            state: project_state_of(&self.state)?,
+            quota: quota_of(self.cpu_cores, self.memory_gib, self.storage_gib, self.pods, self.gpus)?,
+            role: self.role.as_deref().map(member_role_of).transpose()?,
+            name: self.name,
+            title: self.title,
+            organisation: self.organisation,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ProjectRow {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub organisation: String,
+    pub state: String,
+    pub cpu_cores: i64,
+    pub memory_gib: i64,
+    pub storage_gib: i64,
+    pub pods: i64,
+    pub gpus: i64,
+    pub end_date: chrono::NaiveDate,
+    pub owner: String,
+    pub application_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub provision_error: Option<String>,
+    pub drift: Option<String>,
+    pub drift_checked_at: Option<DateTime<Utc>>,
+    pub job_pending: bool,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    pub user_id: i64,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AttemptRow {
+    pub id: i64,
+    pub action: String,
+    pub backend: String,
+    pub generation: i64,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+impl ProjectRow {
+    pub(crate) fn into_view(
+        self,
+        members: Vec<MemberRow>,
+        attempts: Vec<AttemptRow>,
+    ) -> Result<app::projects::view::ProjectView, StoreError> {
+        use app::projects::view::{AttemptView, DriftView, MemberView, ProjectView};
+        let drift = match (self.drift, self.drift_checked_at) {
+            (Some(text), Some(checked_at)) => Some(DriftView {
+                checked_at,
+                differences: serde_json::from_str(&text).map_err(|error| corrupt(format!("bad drift: {error}")))?,
+            }),
+            _ => None,
+        };
+        Ok(ProjectView {
+            id: self.id,
+            state: project_state_of(&self.state)?,
+            quota: quota_of(self.cpu_cores, self.memory_gib, self.storage_gib, self.pods, self.gpus)?,
+            name: self.name,
+            title: self.title,
+            organisation: self.organisation,
+            end_date: self.end_date,
+            owner: self.owner,
+            application_id: self.application_id,
+            approved_at: self.created_at,
+            activated_at: self.activated_at,
+            provision_error: self.provision_error,
+            job_pending: self.job_pending,
+            members: members
+                .into_iter()
+                .map(|member| {
+                    Ok(MemberView {
+                        role: member_role_of(&member.role)?,
+                        user_id: member.user_id,
+                        email: member.email,
+                        name: member.display_name,
+                        since: member.created_at,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            attempts: attempts
+                .into_iter()
+                .map(|attempt| AttemptView {
+                    id: attempt.id,
+                    action: attempt.action,
+                    backend: attempt.backend,
+                    generation: attempt.generation,
+                    started_at: attempt.started_at,
+                    finished_at: attempt.finished_at,
+                    outcome: attempt.outcome,
+                    error: attempt.error,
+                })
+                .collect(),
+            drift,
+            viewer_is_admin: false,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ProjectSpecRow {
+    pub id: i64,
+    pub name: String,
+    pub title: String,
+    pub owner_id: i64,
+    pub owner_email: String,
+    pub state: String,
+    pub cpu_cores: i64,
+    pub memory_gib: i64,
+    pub storage_gib: i64,
+    pub pods: i64,
+    pub gpus: i64,
+    pub generation: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MemberSpecRow {
+    pub project_id: i64,
+    pub user_id: i64,
+    pub username: String,
+    pub role: String,
+}
+
+/// Each project's spec with its members, generation and approval time.
+pub(crate) fn project_specs(
+    projects: Vec<ProjectSpecRow>,
+    members: Vec<MemberSpecRow>,
+) -> Result<Vec<(app::projects::ssr::desired::ProjectSpec, i64, DateTime<Utc>)>, StoreError> {
+    use app::projects::ssr::desired::{ProjectMember, ProjectSpec};
+    let mut by_project: std::collections::HashMap<i64, Vec<ProjectMember>> = std::collections::HashMap::new();
+    for member in members {
+        by_project.entry(member.project_id).or_default().push(ProjectMember {
+            user_id: member.user_id,
+            role: member_role_of(&member.role)?,
+            username: member.username,
+        });
+    }
+    projects
+        .into_iter()
+        .map(|row| {
+            let spec = ProjectSpec {
+                id: row.id,
+                state: project_state_of(&row.state)?,
+                quota: quota_of(row.cpu_cores, row.memory_gib, row.storage_gib, row.pods, row.gpus)?,
+                members: by_project.remove(&row.id).unwrap_or_default(),
+                name: row.name,
+                title: row.title,
+                owner_id: row.owner_id,
+                owner_email: row.owner_email,
+            };
+            Ok((spec, row.generation, row.created_at))
+        })
+        .collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AdminJobRow {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub outcome: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+impl AdminJobRow {
+    /// Where the job is at `now`.
+    pub(crate) fn state(&self, now: DateTime<Utc>) -> app::jobs::JobState {
+        use app::jobs::JobState;
+        match (self.done_at, self.outcome.as_deref()) {
+            (Some(_), Some("failed")) => JobState::Failed,
+            (Some(_), Some("cancelled")) => JobState::Cancelled,
+            (Some(_), _) => JobState::Done,
+            (None, _) if self.locked_until.is_some_and(|until| until >= now) => JobState::Running,
+            (None, _) => JobState::Queued,
+        }
+    }
+
+    pub(crate) fn into_view(self, now: DateTime<Utc>) -> app::jobs::JobView {
+        let subject = match crate::jobs::JobPayload::parse(&self.kind, &self.payload) {
+            Ok(crate::jobs::JobPayload::SendMail { outbox_id }) => format!("message {outbox_id}"),
+            Ok(crate::jobs::JobPayload::ProvisionProject { project_id }) => format!("project {project_id}"),
+            Err(reason) => reason,
+        };
+        app::jobs::JobView {
+            state: self.state(now),
+            id: self.id,
+            kind: self.kind,
+            subject,
+            attempts: i64::from(self.attempts),
+            run_at: self.run_at,
+            last_error: self.last_error,
+            created_at: self.created_at,
+            done_at: self.done_at,
+        }
+    }
+}

@@ -8,8 +8,9 @@ use sqlx::{Sqlite, Transaction};
 
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
-use super::jobs_sql::{self, impl_job_store};
+use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::pool_store::impl_store;
+use super::projects_sql::impl_project_store;
 use super::status_sql::impl_status_store;
 use super::{ACQUIRE_TIMEOUT, Backend, OpenError};
 use crate::config::DatabaseUrl;
@@ -105,4 +106,8 @@ impl_application_store!(SqliteStore, sqlx::Sqlite);
 
 impl_job_store!(SqliteStore, jobs_sql::CLAIM_JOB_SQLITE);
 
-impl_store!(SqliteStore, Backend::Sqlite, SessionBackend::sqlite, MAX_CONNECTIONS);
+impl_job_admin_store!(SqliteStore);
+
+impl_project_store!(SqliteStore, sqlx::Sqlite, "");
+
+impl_store!(SqliteStore, Backend::Sqlite, SessionBackend::sqlite, MAX_CONNECTIONS, |_| None);

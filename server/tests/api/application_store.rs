@@ -15,14 +15,30 @@ use crate::on_both_backends;
 on_both_backends!(
     a_form_saved_twice_makes_one_draft_and_stale_edits_are_refused,
     racing_admins_make_exactly_one_decision_and_one_project,
-    a_submitted_name_is_held_and_approval_queues_provisioning_that_no_runner_drops,
+    a_submitted_name_is_held_and_approval_queues_one_provisioning_job,
     the_queue_pages_by_keyset_and_filters,
     scheduled_work_runs_once_per_period_and_mail_choices_are_kept,
 );
 
-type Store = std::sync::Arc<dyn server::storage::Store>;
+pub(crate) type Store = std::sync::Arc<dyn server::storage::Store>;
 
-async fn user(store: &Store, address: &str) -> i64 {
+/// Approves a new application for project `name` by `owner` (an address), as an admin would; returns the project's
+/// id. Its provisioning job is queued with it.
+pub(crate) async fn approved_project(store: &Store, owner: &str, name: &str) -> i64 {
+    let applicant = user(store, owner).await;
+    let admin = user(store, "approver@example.org").await;
+    let (id, version) = submitted(store, applicant, name).await;
+    let approve = TransitionChange {
+        project: Some(project_for(name, applicant)),
+        ..change(id, (ApplicationState::Submitted, version), Transition::Approve, admin)
+    };
+    let ChangeOutcome::Done { project_id: Some(project_id), .. } = store.transition(&approve).await.unwrap() else {
+        panic!("approved")
+    };
+    project_id
+}
+
+pub(crate) async fn user(store: &Store, address: &str) -> i64 {
     let now = Utc::now();
     let email = EmailAddress::parse(address).unwrap();
     let session = crate::helpers::user_session(&format!("s-{address}"), now);
@@ -32,7 +48,7 @@ async fn user(store: &Store, address: &str) -> i64 {
     user.id
 }
 
-fn audit(action: &str) -> NewAuditEntry {
+pub(crate) fn audit(action: &str) -> NewAuditEntry {
     NewAuditEntry {
         at: Utc::now(),
         actor_id: None,
@@ -44,11 +60,11 @@ fn audit(action: &str) -> NewAuditEntry {
     }
 }
 
-fn event(actor_id: i64, by_admin: bool, message: &str) -> NewEvent {
+pub(crate) fn event(actor_id: i64, by_admin: bool, message: &str) -> NewEvent {
     NewEvent { actor_id, actor: format!("user {actor_id}"), by_admin, message: message.into() }
 }
 
-fn fields(name: &str) -> ApplicationFields {
+pub(crate) fn fields(name: &str) -> ApplicationFields {
     ApplicationFields {
         project_name: Some(ProjectName::parse(name).unwrap()),
         title: format!("Project {name}"),
@@ -63,7 +79,7 @@ fn fields(name: &str) -> ApplicationFields {
 }
 
 /// A transition as the service would ask for it: decided by the state machine from what the actor saw.
-fn change(id: i64, seen: (ApplicationState, i64), transition: Transition, actor: i64) -> TransitionChange {
+pub(crate) fn change(id: i64, seen: (ApplicationState, i64), transition: Transition, actor: i64) -> TransitionChange {
     let to = next_state(seen.0, transition, transition.actor()).unwrap();
     TransitionChange {
         application_id: id,
@@ -80,7 +96,7 @@ fn change(id: i64, seen: (ApplicationState, i64), transition: Transition, actor:
 }
 
 /// Saves a draft of `name` for `applicant` and submits it; returns its id and version.
-async fn submitted(store: &Store, applicant: i64, name: &str) -> (i64, i64) {
+pub(crate) async fn submitted(store: &Store, applicant: i64, name: &str) -> (i64, i64) {
     let draft = fields(name);
     let (id, version) = store
         .save_new_draft(applicant, &format!("key-{name}"), &draft, &event(applicant, false, ""), &audit("a"))
@@ -94,7 +110,7 @@ async fn submitted(store: &Store, applicant: i64, name: &str) -> (i64, i64) {
     (id, version)
 }
 
-fn project_for(name: &str, owner: i64) -> NewProject {
+pub(crate) fn project_for(name: &str, owner: i64) -> NewProject {
     NewProject {
         name: name.into(),
         owner_id: owner,
@@ -189,7 +205,7 @@ async fn racing_admins_make_exactly_one_decision_and_one_project(backend: Backen
     assert_eq!((projects, jobs), (10, 10), "exactly one project and one job per application");
 }
 
-async fn a_submitted_name_is_held_and_approval_queues_provisioning_that_no_runner_drops(backend: Backend) {
+async fn a_submitted_name_is_held_and_approval_queues_one_provisioning_job(backend: Backend) {
     let db = TestDatabase::new(backend).await;
     let store = db.open().await;
     let applicant = user(&store, "holder@example.org").await;
@@ -222,9 +238,12 @@ async fn a_submitted_name_is_held_and_approval_queues_provisioning_that_no_runne
     assert_eq!(project.quota.cpu_cores, 2, "the granted quota, not the requested one");
     assert_eq!(store.transition(&rival_submit).await.unwrap(), ChangeOutcome::NameTaken, "the project holds it now");
 
-    // The provisioning job waits for its handler: no runner claims it, so it is neither dropped nor failed.
+    // The provisioning job is queued with its project's dedupe key, for a runner to claim once.
     assert_eq!(store.pending_jobs().await.unwrap(), 1);
-    assert!(store.claim_job(Utc::now() + chrono::Duration::hours(1)).await.unwrap().is_none());
+    let now = Utc::now();
+    let job = store.claim_job(now, crate::helpers::leased(now)).await.unwrap().expect("the provisioning job is due");
+    assert_eq!(job.payload.unwrap(), server::jobs::JobPayload::ProvisionProject { project_id });
+    assert!(store.claim_job(now, crate::helpers::leased(now)).await.unwrap().is_none(), "claimed once");
     let manager: Option<String> = crate::on_test_pool!(db.url(), |pool| sqlx::query_scalar(
         "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2"
     )

@@ -188,20 +188,24 @@ async fn an_application_goes_from_draft_to_project_with_mail_and_audit(backend: 
     assert!(text.contains("You asked for: 8 CPU cores") && text.contains("Granted: 6 CPU cores"), "{text}");
     assert!(text.contains("Six cores is what the pilot allows."));
     let page = ada.page(&format!("/applications/{id}")).await;
-    for expected in
-        ["Approved", "Six cores is what the pilot allows.", "ml-lab", "being set up on the cluster", "changed"]
-    {
+    for expected in ["Approved", "Six cores is what the pilot allows.", "/projects/ml-lab", "changed"] {
         assert!(page.contains(expected), "the applicant's page lacks {expected:?}");
     }
 
-    // The project, its manager and its provisioning job exist; the job waits for its handler.
-    let project = app.scalar("SELECT name || ' ' || state || ' ' || cpu_cores FROM projects").await;
-    assert_eq!(project.as_deref(), Some("ml-lab provisioning 6"));
+    // The project and its manager exist, and its provisioning job makes it active.
     let manager = app.scalar("SELECT role FROM project_members").await;
     assert_eq!(manager.as_deref(), Some("manager"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let job = app.scalar("SELECT kind || ' ' || attempts FROM jobs WHERE kind = 'provision_project'").await;
-    assert_eq!(job.as_deref(), Some("provision_project 0"), "queued, not claimed, not failed");
+    let active = crate::helpers::eventually(Duration::from_secs(10), || async {
+        app.scalar("SELECT name || ' ' || state || ' ' || cpu_cores FROM projects").await.as_deref()
+            == Some("ml-lab active 6")
+    })
+    .await;
+    assert!(active, "the project becomes active with the granted quota");
+    let job = app.scalar("SELECT kind || ' ' || outcome FROM jobs WHERE kind = 'provision_project'").await;
+    assert_eq!(job.as_deref(), Some("provision_project done"));
+    let page = ada.page(&format!("/applications/{id}")).await;
+    let project = &page[page.find("id=\"project\"").expect("the project paragraph")..];
+    assert!(project[..project.find("</p>").unwrap()].contains("active"), "the page shows the project's state");
 
     // Each change is in the audit trail.
     for action in [

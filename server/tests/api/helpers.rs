@@ -173,6 +173,18 @@ pub struct TestOptions {
     pub trusted_proxies: Vec<String>,
     /// How often the status content is checked for changes (default: a day, so tests decide when).
     pub status_refresh_seconds: Option<u64>,
+    /// The webhook provisioner at this URL with this secret, instead of GitOps files in [`TestApp::gitops_dir`].
+    pub webhook: Option<(String, String)>,
+    /// Seconds to wait for the webhook.
+    pub webhook_timeout_seconds: Option<u64>,
+    /// Commit the GitOps files to git.
+    pub gitops_commit: bool,
+    /// Job attempts before failing for good (default 10).
+    pub job_max_attempts: Option<u32>,
+    /// First retry delay, seconds (default: 1, so that retries can be watched).
+    pub job_first_retry_seconds: Option<u64>,
+    /// Job lease, seconds.
+    pub job_lease_seconds: Option<u64>,
 }
 
 /// Runs `$body` with `$pool` bound to a fresh pool of the backend `$url` names, then closes it.
@@ -202,6 +214,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// Where mail goes when no other transport was chosen.
     pub mail_dir: PathBuf,
+    /// Where the GitOps provisioner writes project files (unless a webhook was chosen).
+    pub gitops_dir: PathBuf,
     /// The database behind it, removed when the app is dropped.
     pub db: TestDatabase,
     _files: tempfile::TempDir,
@@ -243,6 +257,7 @@ impl TestApp {
     async fn start_on(db: TestDatabase, url: &str, listener: TcpListener, options: TestOptions) -> Self {
         let files = tempfile::tempdir().expect("a temporary directory");
         let mail_dir = files.path().join("mail");
+        let gitops_dir = files.path().join("gitops");
         let address = format!("http://{}", listener.local_addr().expect("a local address"));
         let config_file = options.config_toml.as_ref().map(|toml| {
             let path = files.path().join("berth.toml");
@@ -257,6 +272,19 @@ impl TestApp {
             admin_emails: Some(options.admin_emails.clone()),
             trusted_proxies: Some(options.trusted_proxies.clone()),
             status_refresh_seconds: options.status_refresh_seconds.or(Some(86_400)),
+            provisioner: Some(if options.webhook.is_some() {
+                server::config::ProvisionerKind::Webhook
+            } else {
+                server::config::ProvisionerKind::Gitops
+            }),
+            gitops_dir: Some(gitops_dir.clone()),
+            gitops_commit: Some(options.gitops_commit),
+            webhook_url: options.webhook.as_ref().map(|(url, _)| url.clone()),
+            webhook_secret: options.webhook.as_ref().map(|(_, secret)| secret.clone()),
+            webhook_timeout_seconds: options.webhook_timeout_seconds,
+            job_max_attempts: options.job_max_attempts,
+            job_first_retry_seconds: options.job_first_retry_seconds.or(Some(1)),
+            job_lease_seconds: options.job_lease_seconds,
             ..test_args(url)
         })
         .expect("the test configuration is valid");
@@ -269,7 +297,16 @@ impl TestApp {
         let served = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { address, client: client(), mail_dir, db, _files: files, stop: Some(stop), served: Some(served) }
+        Self {
+            address,
+            client: client(),
+            mail_dir,
+            gitops_dir,
+            db,
+            _files: files,
+            stop: Some(stop),
+            served: Some(served),
+        }
     }
 
     /// A browser: keeps cookies, sends this site's `Origin` as browsers do on every POST, follows no redirects.
@@ -663,4 +700,9 @@ pub fn user_session(id: &str, now: chrono::DateTime<chrono::Utc>) -> app::auth::
         ip: None,
         user_agent: None,
     }
+}
+
+/// The end of a lease of the default length that starts at `at`.
+pub fn leased(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    at + chrono::Duration::from_std(server::jobs::LEASE).expect("a short lease")
 }

@@ -15,4 +15,5 @@ mod http;
 mod oidc;
 mod outage;
 mod peers;
+mod provisioning;
 mod storage;

@@ -87,22 +87,37 @@ async fn jobs_are_leased_retried_after_their_backoff_and_taken_over_after_a_cras
     let store = db.open().await;
     queue_link(store.as_ref(), "hash-2", "jobs@example.org").await;
     let now = Utc::now();
-    let job = store.claim_job(now).await.unwrap().expect("the mail job is due");
+    let job = store.claim_job(now, crate::helpers::leased(now)).await.unwrap().expect("the mail job is due");
     assert_eq!((job.attempts, job.payload.is_ok()), (1, true));
-    assert!(store.claim_job(now).await.unwrap().is_none(), "a leased job is not handed out twice");
+    assert!(
+        store.claim_job(now, crate::helpers::leased(now)).await.unwrap().is_none(),
+        "a leased job is not handed out twice"
+    );
 
     // The runner died: once the lease runs out, another takes the job over.
     let lease = chrono::Duration::from_std(server::jobs::LEASE).unwrap();
     let later = now + lease + chrono::Duration::seconds(1);
-    let again = store.claim_job(later).await.unwrap().expect("taken over after the lease");
+    let again =
+        store.claim_job(later, crate::helpers::leased(later)).await.unwrap().expect("taken over after the lease");
     assert_eq!((again.id, again.attempts), (job.id, 2));
 
     store.fail_job(job.id, "smtp down", Some(later + chrono::Duration::seconds(10)), later).await.unwrap();
     assert!(
-        store.claim_job(later + chrono::Duration::seconds(5)).await.unwrap().is_none(),
+        store
+            .claim_job(
+                later + chrono::Duration::seconds(5),
+                crate::helpers::leased(later + chrono::Duration::seconds(5))
+            )
+            .await
+            .unwrap()
+            .is_none(),
         "not before its retry time"
     );
-    let retried = store.claim_job(later + chrono::Duration::seconds(11)).await.unwrap().expect("due again");
+    let retried = store
+        .claim_job(later + chrono::Duration::seconds(11), crate::helpers::leased(later + chrono::Duration::seconds(11)))
+        .await
+        .unwrap()
+        .expect("due again");
     assert_eq!(retried.attempts, 3);
 
     let Ok(server::jobs::JobPayload::SendMail { outbox_id }) = retried.payload else { panic!("a mail job") };
@@ -111,7 +126,14 @@ async fn jobs_are_leased_retried_after_their_backoff_and_taken_over_after_a_cras
     store.mark_mail_sent(outbox_id, retried.id, Utc::now()).await.unwrap();
     assert!(store.outbox_message(outbox_id).await.unwrap().unwrap().sent_at.is_some());
     assert_eq!(store.pending_jobs().await.unwrap(), 0);
-    assert!(store.claim_job(later + chrono::Duration::hours(1)).await.unwrap().is_none(), "done jobs stay done");
+    assert!(
+        store
+            .claim_job(later + chrono::Duration::hours(1), crate::helpers::leased(later + chrono::Duration::hours(1)))
+            .await
+            .unwrap()
+            .is_none(),
+        "done jobs stay done"
+    );
 }
 
 async fn concurrent_runners_never_claim_the_same_job(backend: Backend) {
@@ -124,7 +146,7 @@ async fn concurrent_runners_never_claim_the_same_job(backend: Backend) {
         let store = store.clone();
         tokio::spawn(async move {
             let mut claimed = Vec::new();
-            while let Some(job) = store.claim_job(Utc::now()).await.unwrap() {
+            while let Some(job) = store.claim_job(Utc::now(), crate::helpers::leased(Utc::now())).await.unwrap() {
                 claimed.push(job.id);
             }
             claimed
@@ -285,7 +307,7 @@ async fn secret_bodies_are_erased_once_delivered_or_expired(backend: Backend) {
     queue("hash-s2", "stuck@example.org", Some(now + chrono::Duration::minutes(10))).await.unwrap();
     queue("hash-s3", "plain@example.org", None).await.unwrap();
 
-    let job = store.claim_job(now).await.unwrap().expect("a mail job");
+    let job = store.claim_job(now, crate::helpers::leased(now)).await.unwrap().expect("a mail job");
     let Ok(server::jobs::JobPayload::SendMail { outbox_id }) = job.payload else { panic!("a mail job") };
     let before = store.outbox_message(outbox_id).await.unwrap().unwrap();
     assert_eq!((before.text_body.as_str(), before.html_body.as_str()), ("t", "<p>h</p>"));

@@ -1,0 +1,10 @@
+//! Projects: what an approved application becomes on the cluster. `model` holds the states and roles both sides
+//! share, `pages` the project list and page; the server side (`ssr`) holds the desired state every provisioning
+//! backend applies.
+
+pub mod api;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+pub mod view;

@@ -1,0 +1,228 @@
+//! The project pages: `/projects` (the viewer's projects; every project for admins) and `/projects/NAME`.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+use super::api::{ReprovisionProject, get_project, get_projects};
+use super::model::ProjectState;
+use super::view::{AttemptView, ProjectSummary, ProjectView};
+use crate::applications::model::RESOURCES;
+use crate::components::ErrorNotice;
+
+/// How often a hydrated page looks again while its project is being provisioned.
+const REFRESH_MS: u64 = 1_500;
+
+/// A project state as a badge: text and colour.
+#[component]
+pub fn ProjectStateBadge(state: ProjectState) -> impl IntoView {
+    view! { <span class=format!("badge project-{}", state.as_str())>{state.label()}</span> }
+}
+
+/// `/projects`.
+#[component]
+pub fn ProjectsPage() -> impl IntoView {
+    let rows = Resource::new_blocking(|| (), |()| get_projects());
+    view! {
+        <Title text="Projects"/>
+        <h1>"Projects"</h1>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rows.await {
+                    Ok(rows) if rows.is_empty() => view! {
+                        <p>"You are not in any project yet. " <a href="/applications/new">"Apply for one"</a> "."</p>
+                    }.into_any(),
+                    Ok(rows) => view! { <ProjectList rows/> }.into_any(),
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn ProjectList(rows: Vec<ProjectSummary>) -> impl IntoView {
+    view! {
+        <table class="data stacked">
+            <thead><tr>
+                <th scope="col">"Project"</th><th scope="col">"Title"</th><th scope="col">"State"</th>
+                <th scope="col">"Your role"</th><th scope="col">"Quota"</th>
+            </tr></thead>
+            <tbody>
+                {rows.into_iter().map(|row| view! {
+                    <tr>
+                        <td data-label="Project"><a href=format!("/projects/{}", row.name)>{row.name.clone()}</a></td>
+                        <td data-label="Title">{row.title}</td>
+                        <td data-label="State"><ProjectStateBadge state=row.state/></td>
+                        <td data-label="Your role">{row.role.map_or("—", |role| role.label())}</td>
+                        <td data-label="Quota">{row.quota.summary()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+/// `/projects/NAME`. While the project is being provisioned, a hydrated page looks again every 1.5 s; without
+/// JavaScript a reload shows the new state.
+#[component]
+pub fn ProjectPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let reprovision = ServerAction::<ReprovisionProject>::new();
+    let (tick, set_tick) = signal(0u32);
+    let project = Resource::new_blocking(
+        move || (name(), reprovision.version().get(), tick.get()),
+        |(name, ..)| get_project(name),
+    );
+    // Only in the browser: effects do not run on the server.
+    Effect::new(move |_| {
+        let waiting = project.get().and_then(Result::ok).is_some_and(|project| waits(&project));
+        if waiting {
+            set_timeout(move || set_tick.update(|tick| *tick += 1), std::time::Duration::from_millis(REFRESH_MS));
+        }
+    });
+    view! {
+        <Title text=move || format!("Project {}", name())/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match project.await {
+                    Ok(project) => view! { <ProjectDetails project reprovision/> }.into_any(),
+                    Err(error) => view! { <h1>"Project"</h1> <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// Whether the page should look again soon: the project is on its way to the cluster.
+fn waits(project: &ProjectView) -> bool {
+    project.state == ProjectState::Provisioning || project.job_pending
+}
+
+#[component]
+fn ProjectDetails(project: ProjectView, reprovision: ServerAction<ReprovisionProject>) -> impl IntoView {
+    let reprovision_error = move || reprovision.value().get().and_then(Result::err);
+    let progress = waits(&project).then(|| {
+        let text = if project.state == ProjectState::Provisioning {
+            "Setting up the namespace, quota, limits and role bindings on the cluster. This page updates by itself; \
+             without JavaScript, reload it."
+        } else {
+            "A change is being applied to the cluster."
+        };
+        view! { <div class="notice" role="status"><p><span class="spinner" aria-hidden="true"></span>{text}</p></div> }
+    });
+    let failed = (project.state == ProjectState::ProvisioningFailed).then(|| {
+        view! {
+            <div class="notice notice-error" role="alert">
+                <h2>"Provisioning failed"</h2>
+                <p>"Berth gave up after repeated attempts. The admins have been told."</p>
+                {project.provision_error.clone().map(|error| view! { <p class="prose-text">"Last error: " {error}</p> })}
+            </div>
+        }
+    });
+    let ProjectView { name, title, organisation, state, quota, end_date, owner, application_id, .. } = project.clone();
+    view! {
+        <Title text=format!("Project {name}")/>
+        <h1>"Project " {name.clone()} " " <ProjectStateBadge state/></h1>
+        <p class="lede">{title}</p>
+        {progress}
+        {failed}
+        {move || reprovision_error().map(|error| view! { <ErrorNotice error/> })}
+        <section class="card" aria-labelledby="facts-heading">
+            <h2 id="facts-heading">"The project"</h2>
+            <dl class="facts">
+                <dt>"Namespace"</dt><dd><code>{name.clone()}</code></dd>
+                <dt>"State"</dt><dd>{state.label()}</dd>
+                <dt>"Organisation"</dt><dd>{organisation}</dd>
+                <dt>"Owner"</dt><dd>{owner}</dd>
+                <dt>"Expected end"</dt><dd>{end_date.format("%-d %B %Y").to_string()}</dd>
+                <dt>"Approved"</dt><dd>{project.approved_at.format("%Y-%m-%d %H:%M UTC").to_string()}</dd>
+                <dt>"Active since"</dt>
+                <dd>{project.activated_at.map_or_else(|| "not yet".to_owned(), |at| at.format("%Y-%m-%d %H:%M UTC").to_string())}</dd>
+                <dt>"Application"</dt><dd><a href=format!("/applications/{application_id}")>{format!("Application {application_id}")}</a></dd>
+            </dl>
+        </section>
+        <section class="card" aria-labelledby="quota-heading">
+            <h2 id="quota-heading">"Granted quota"</h2>
+            <table class="data quota">
+                <thead><tr><th scope="col">"Resource"</th><th scope="col">"Granted"</th></tr></thead>
+                <tbody>
+                    {RESOURCES.into_iter().map(|resource| view! {
+                        <tr><th scope="row">{resource.label()}</th><td>{quota.get(resource).to_string()}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {(state == ProjectState::Suspended).then(|| view! {
+                <p class="hint">"While the project is suspended its quota on the cluster is zero."</p>
+            })}
+        </section>
+        <section class="card" aria-labelledby="members-heading">
+            <h2 id="members-heading">"Members"</h2>
+            <table class="data stacked">
+                <thead><tr><th scope="col">"Member"</th><th scope="col">"Role"</th><th scope="col">"Cluster role"</th></tr></thead>
+                <tbody>
+                    {project.members.iter().map(|member| view! {
+                        <tr>
+                            <td data-label="Member">{member.name.clone().map_or_else(|| member.email.clone(), |name| format!("{name} <{}>", member.email))}</td>
+                            <td data-label="Role">{member.role.label()}</td>
+                            <td data-label="Cluster role"><code>{member.role.cluster_role()}</code></td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        {project.drift.clone().map(|drift| view! {
+            <section class="card" aria-labelledby="drift-heading">
+                <h2 id="drift-heading">"Drift check"</h2>
+                <p>"Last checked " {drift.checked_at.format("%Y-%m-%d %H:%M UTC").to_string()} ": "
+                    {if drift.differences.is_empty() { "the cluster matches the project." } else { "the cluster differs from the project:" }}
+                </p>
+                {(!drift.differences.is_empty()).then(|| view! {
+                    <ul>{drift.differences.into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}</ul>
+                })}
+            </section>
+        })}
+        {project.viewer_is_admin.then(|| view! {
+            <section class="card" aria-labelledby="admin-heading">
+                <h2 id="admin-heading">"Admin"</h2>
+                <ActionForm action=reprovision attr:class="inline">
+                    <input type="hidden" name="name" value=name.clone()/>
+                    <button type="submit">"Reprovision"</button>
+                </ActionForm>
+                <p class="hint">"Applies the project's objects to the cluster again (after a failure, or to repair drift)."</p>
+            </section>
+        })}
+        <section class="card" aria-labelledby="history-heading">
+            <h2 id="history-heading">"Provisioning history"</h2>
+            <AttemptTable attempts=project.attempts.clone()/>
+        </section>
+    }
+}
+
+#[component]
+fn AttemptTable(attempts: Vec<AttemptView>) -> impl IntoView {
+    if attempts.is_empty() {
+        return view! { <p>"No attempt yet: the job waits to run."</p> }.into_any();
+    }
+    view! {
+        <table class="data stacked">
+            <thead><tr>
+                <th scope="col">"Started (UTC)"</th><th scope="col">"Action"</th><th scope="col">"Backend"</th>
+                <th scope="col">"Outcome"</th><th scope="col">"Error"</th>
+            </tr></thead>
+            <tbody>
+                {attempts.into_iter().map(|attempt| view! {
+                    <tr>
+                        <td data-label="Started">{attempt.started_at.format("%Y-%m-%d %H:%M:%S").to_string()}</td>
+                        <td data-label="Action">{attempt.action} " (generation " {attempt.generation} ")"</td>
+                        <td data-label="Backend">{attempt.backend}</td>
+                        <td data-label="Outcome"><span class=format!("badge attempt-{}", attempt.outcome)>{attempt.outcome.clone()}</span></td>
+                        <td data-label="Error" class="prose-text">{attempt.error.unwrap_or_default()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}

@@ -1,0 +1,112 @@
+//! What the project pages show, as the server sends it to the browser.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::model::{MemberRole, ProjectState};
+use crate::applications::model::Quota;
+
+/// A row of the projects list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectSummary {
+    /// Id.
+    pub id: i64,
+    /// Name (and namespace).
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Organisation.
+    pub organisation: String,
+    /// State.
+    pub state: ProjectState,
+    /// Granted quota.
+    pub quota: Quota,
+    /// The viewer's role in it, if they are a member.
+    pub role: Option<MemberRole>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A member of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    /// User id.
+    pub user_id: i64,
+    /// Address.
+    pub email: String,
+    /// Name.
+    pub name: Option<String>,
+    /// Role.
+    pub role: MemberRole,
+    /// Since.
+    pub since: DateTime<Utc>,
+}
+
+/// One provisioning attempt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    /// Id.
+    pub id: i64,
+    /// `provision` or `deprovision`.
+    pub action: String,
+    /// The backend that did it.
+    pub backend: String,
+    /// The project's generation it applied.
+    pub generation: i64,
+    /// Started.
+    pub started_at: DateTime<Utc>,
+    /// Ended (none while running).
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    pub outcome: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// The result of the last drift check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DriftView {
+    /// When.
+    pub checked_at: DateTime<Utc>,
+    /// The differences found (empty: none).
+    pub differences: Vec<String>,
+}
+
+/// A project's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectView {
+    /// Id.
+    pub id: i64,
+    /// Name, which is also the namespace.
+    pub name: String,
+    /// Title.
+    pub title: String,
+    /// Organisation.
+    pub organisation: String,
+    /// State.
+    pub state: ProjectState,
+    /// Granted quota.
+    pub quota: Quota,
+    /// Expected end.
+    pub end_date: NaiveDate,
+    /// The owner's address.
+    pub owner: String,
+    /// The application it came from.
+    pub application_id: i64,
+    /// Approved (created).
+    pub approved_at: DateTime<Utc>,
+    /// First active.
+    pub activated_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed.
+    pub provision_error: Option<String>,
+    /// Whether a provisioning job is waiting or running.
+    pub job_pending: bool,
+    /// Members, managers first.
+    pub members: Vec<MemberView>,
+    /// Provisioning history, newest first.
+    pub attempts: Vec<AttemptView>,
+    /// The last drift check, if the backend can check.
+    pub drift: Option<DriftView>,
+    /// Whether the viewer is an admin (who may reprovision).
+    pub viewer_is_admin: bool,
+}
