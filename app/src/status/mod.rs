@@ -4,20 +4,93 @@ pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
-use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use leptos_meta::{Link, Title};
+use serde::{Deserialize, Serialize};
 
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use model::{KnownIssue, MaturityIndicator, RatedValue, StatusReport, WorkArea};
+use model::{IssueStatus, MaturityIndicator, RatedValue, ServiceSummary, WorkArea};
 
-/// The current status report.
+/// A date as the page shows it, made on the server (so that the browser needs no calendar code): the instant for
+/// `<time datetime>` and the day in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DateText {
+    /// RFC 3339.
+    pub instant: String,
+    /// "24 November 2026".
+    pub words: String,
+}
+
+/// A known issue as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageIssue {
+    /// Id, for the anchor.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// What users see.
+    pub description: String,
+    /// Where it stands.
+    pub status: IssueStatus,
+    /// What to do meanwhile.
+    pub workaround: Option<String>,
+    /// First recorded.
+    pub opened: DateText,
+    /// Last changed.
+    pub updated: DateText,
+}
+
+/// What the status page shows: the report, with its dates in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusPageData {
+    /// When the content last changed.
+    pub updated: DateText,
+    /// Stage and service level.
+    pub service: ServiceSummary,
+    /// The maturity matrix.
+    pub maturity: Vec<MaturityIndicator>,
+    /// Work remaining.
+    pub work_remaining: Vec<WorkArea>,
+    /// Known issues.
+    pub known_issues: Vec<PageIssue>,
+}
+
+#[cfg(feature = "ssr")]
+impl From<&model::StatusReport> for StatusPageData {
+    fn from(report: &model::StatusReport) -> Self {
+        let date = |at: &chrono::DateTime<chrono::Utc>| DateText {
+            instant: at.to_rfc3339(),
+            words: at.format("%-d %B %Y").to_string(),
+        };
+        Self {
+            updated: date(&report.updated_at),
+            service: report.service.clone(),
+            maturity: report.maturity.clone(),
+            work_remaining: report.work_remaining.clone(),
+            known_issues: report
+                .known_issues
+                .iter()
+                .map(|issue| PageIssue {
+                    id: issue.id,
+                    title: issue.title.clone(),
+                    description: issue.description.clone(),
+                    status: issue.status,
+                    workaround: issue.workaround.clone(),
+                    opened: date(&issue.opened_at),
+                    updated: date(&issue.updated_at),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The current status report, as the page shows it.
 #[server(prefix = "/api", endpoint = "status")]
-pub async fn get_status() -> Result<StatusReport, AppError> {
+pub async fn get_status() -> Result<StatusPageData, AppError> {
     let state = crate::ssr::app_state()?;
     let report = state.status.report().await.map_err(crate::ssr::respond_with_error)?;
-    Ok(StatusReport::clone(&report))
+    Ok(StatusPageData::from(&*report))
 }
 
 /// `/status`.
@@ -40,11 +113,11 @@ pub fn StatusPage() -> impl IntoView {
 }
 
 #[component]
-fn StatusReportView(report: StatusReport) -> impl IntoView {
-    let StatusReport { updated_at, service, maturity, work_remaining, known_issues, .. } = report;
+fn StatusReportView(report: StatusPageData) -> impl IntoView {
+    let StatusPageData { updated, service, maturity, work_remaining, known_issues } = report;
     view! {
         <p class="lede">
-            "Last updated " <Date at=updated_at/> ". Also available as "
+            "Last updated " <Date at=updated/> ". Also available as "
             <a href="/status.json">"JSON"</a> " and as an " <a href="/status/feed.atom">"Atom feed"</a> "."
         </p>
         <section aria-labelledby="service-heading" class="card">
@@ -126,7 +199,7 @@ fn WorkRemaining(areas: Vec<WorkArea>) -> impl IntoView {
 }
 
 #[component]
-fn KnownIssues(issues: Vec<KnownIssue>) -> impl IntoView {
+fn KnownIssues(issues: Vec<PageIssue>) -> impl IntoView {
     let empty = issues.is_empty();
     view! {
         <section aria-labelledby="issues-heading">
@@ -140,8 +213,8 @@ fn KnownIssues(issues: Vec<KnownIssue>) -> impl IntoView {
 }
 
 #[component]
-fn KnownIssueCard(issue: KnownIssue) -> impl IntoView {
-    let KnownIssue { id, title, description, status, workaround, opened_at, updated_at } = issue;
+fn KnownIssueCard(issue: PageIssue) -> impl IntoView {
+    let PageIssue { id, title, description, status, workaround, opened, updated } = issue;
     view! {
         <article class="card known-issue" id=format!("issue-{id}")>
             <h3>{title}</h3>
@@ -153,9 +226,9 @@ fn KnownIssueCard(issue: KnownIssue) -> impl IntoView {
                 <dt>"Workaround"</dt>
                 <dd>{workaround.unwrap_or_else(|| "None yet.".to_owned())}</dd>
                 <dt>"Opened"</dt>
-                <dd><Date at=opened_at/></dd>
+                <dd><Date at=opened/></dd>
                 <dt>"Updated"</dt>
-                <dd><Date at=updated_at/></dd>
+                <dd><Date at=updated/></dd>
             </dl>
         </article>
     }
@@ -163,6 +236,6 @@ fn KnownIssueCard(issue: KnownIssue) -> impl IntoView {
 
 /// A `<time>` element showing a date in words, with the exact instant in `datetime`.
 #[component]
-fn Date(at: DateTime<Utc>) -> impl IntoView {
-    view! { <time datetime=at.to_rfc3339()>{at.format("%-d %B %Y").to_string()}</time> }
+fn Date(at: DateText) -> impl IntoView {
+    view! { <time datetime=at.instant>{at.words}</time> }
 }

@@ -85,9 +85,12 @@ impl GitOpsProvisioner {
     }
 }
 
+/// The first line of every file Berth writes; a file without it was not written by Berth and is never replaced.
+const MARKER: &str = "# Written by Berth; changes made here are overwritten.";
+
 /// The project's file: each object as a YAML document, in the order they are applied.
 pub fn render_yaml(desired: &DesiredState) -> Result<String, ProvisionError> {
-    let mut text = String::from("# Written by Berth; changes made here are overwritten.\n");
+    let mut text = format!("{MARKER}\n");
     for manifest in desired.manifests() {
         let document = serde_norway::to_string(&manifest.body)
             .map_err(|error| ProvisionError::Permanent(format!("cannot write {:?} as YAML: {error}", manifest.kind)))?;
@@ -111,7 +114,16 @@ impl Provisioner for GitOpsProvisioner {
         let text = render_yaml(desired)?;
         let file = self.file_of(desired.namespace_name());
         tokio::fs::create_dir_all(&self.dir).await.map_err(|error| io_error("create", &self.dir, &error))?;
-        let unchanged = tokio::fs::read_to_string(&file).await.is_ok_and(|current| current == text);
+        let current = tokio::fs::read_to_string(&file).await.ok();
+        if let Some(current) = &current
+            && !current.starts_with(MARKER)
+        {
+            return Err(ProvisionError::Permanent(format!(
+                "{} exists and was not written by Berth; Berth does not take it over (move it away, then reprovision)",
+                file.display()
+            )));
+        }
+        let unchanged = current.is_some_and(|current| current == text);
         if !unchanged {
             // Unique per writer: several Berth processes may write into one directory.
             let temporary = self.dir.join(format!(
@@ -226,6 +238,16 @@ mod tests {
         assert!(!gitops.file_of("demo").exists());
         gitops.remove("demo", &ApplyContext::new(1, 3)).await.expect("removing what is gone is fine");
         assert!(gitops.check_drift(&desired(50)).await.unwrap().unwrap().differences[0].contains("missing"));
+    }
+
+    #[tokio::test]
+    async fn a_file_berth_did_not_write_is_not_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let gitops = GitOpsProvisioner::new(dir.path().to_owned(), false);
+        std::fs::write(gitops.file_of("demo"), "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n").unwrap();
+        let error = gitops.apply(&desired(50), &ApplyContext::new(1, 1)).await.unwrap_err();
+        assert!(error.is_permanent() && error.to_string().contains("not written by Berth"), "{error}");
+        assert!(std::fs::read_to_string(gitops.file_of("demo")).unwrap().starts_with("apiVersion"), "left alone");
     }
 
     #[tokio::test]

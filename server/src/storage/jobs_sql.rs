@@ -222,7 +222,21 @@ pub(crate) use impl_job_store;
 /// Implements `JobAdminStore` for a store type with `pool`, `begin_write()`, `jobs_waker` and the account store's
 /// `insert_audit`.
 macro_rules! impl_job_admin_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// The job an admin retries or cancels, read in the change's transaction.
+            async fn job_for_change(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: i64,
+            ) -> Result<Option<$crate::storage::rows::AdminJobRow>, app::error::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::AdminJobRow>($crate::storage::jobs_sql::SELECT_JOB_FOR_CHANGE)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err($crate::storage::store_error)
+            }
+        }
+
         #[async_trait::async_trait]
         impl app::jobs::ssr::JobAdminStore for $store {
             async fn jobs(
@@ -260,12 +274,7 @@ macro_rules! impl_job_admin_store {
                 use $crate::storage::store_error;
                 let now = audit.at;
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                let Some(job) = sqlx::query_as::<_, $crate::storage::rows::AdminJobRow>(SELECT_JOB_FOR_CHANGE)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                else {
+                let Some(job) = Self::job_for_change(&mut tx, id).await? else {
                     return Ok(JobChange::NotFound);
                 };
                 let state = job.state(now);
@@ -306,12 +315,7 @@ macro_rules! impl_job_admin_store {
                 use $crate::storage::store_error;
                 let now = audit.at;
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                let Some(job) = sqlx::query_as::<_, $crate::storage::rows::AdminJobRow>(SELECT_JOB_FOR_CHANGE)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                else {
+                let Some(job) = Self::job_for_change(&mut tx, id).await? else {
                     return Ok(JobChange::NotFound);
                 };
                 let cancelled =

@@ -110,7 +110,7 @@ impl_application_store!(PostgresStore, sqlx::Postgres);
 
 impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 
-impl_job_admin_store!(PostgresStore);
+impl_job_admin_store!(PostgresStore, sqlx::Postgres);
 
 impl_project_store!(PostgresStore, sqlx::Postgres, " FOR UPDATE");
 

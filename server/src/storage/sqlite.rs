@@ -106,7 +106,7 @@ impl_application_store!(SqliteStore, sqlx::Sqlite);
 
 impl_job_store!(SqliteStore, jobs_sql::CLAIM_JOB_SQLITE);
 
-impl_job_admin_store!(SqliteStore);
+impl_job_admin_store!(SqliteStore, sqlx::Sqlite);
 
 impl_project_store!(SqliteStore, sqlx::Sqlite, "");
 

@@ -35,7 +35,7 @@ async fn sign_in(app: &TestApp, sink: &SmtpSink, browser: &Browser, email: &str)
 }
 
 /// Calls a server function as the hydrated page does (no redirect: the status and the JSON error).
-async fn call(browser: &Browser, endpoint: &str, form: &[(&str, &str)]) -> (u16, String) {
+pub(crate) async fn call(browser: &Browser, endpoint: &str, form: &[(&str, &str)]) -> (u16, String) {
     let response = browser
         .client
         .post(format!("{}/api/{endpoint}", browser.address))
