@@ -52,6 +52,7 @@ async function signIn(page: Page, address: string) {
     await page.getByLabel(/I accept the terms of use/).check();
     await page.getByRole("button", { name: "Continue" }).click();
     await expect(page).toHaveURL(/\/account$/);
+    await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
   }
 }
 
@@ -147,6 +148,8 @@ async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibili
 }
 
 test("an application is reviewed, changed, resubmitted and approved with another quota", async ({ browser }) => {
+  // The whole review and provisioning flow, with four accessibility scans, takes longer than one page's test.
+  test.setTimeout(90_000);
   const applicant = await (await browser.newContext()).newPage();
   const admin = await (await browser.newContext()).newPage();
   await applyReviewApprove(applicant, admin, true);
@@ -168,6 +171,7 @@ test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
   test("the same flow works with plain forms", async ({ browser }) => {
+    test.setTimeout(90_000);
     const options = { javaScriptEnabled: false };
     const applicant = await (await browser.newContext(options)).newPage();
     const admin = await (await browser.newContext(options)).newPage();

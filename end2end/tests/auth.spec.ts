@@ -73,6 +73,8 @@ async function signUpByEmail(page: Page, address: string, name: string) {
   await page.getByLabel(/I accept the terms of use/).check();
   await page.getByRole("button", { name: "Continue" }).click();
   await expect(page).toHaveURL(/\/account$/);
+  // The address changes before a lazily loaded page has replaced the one before it: wait for the page itself.
+  await expect(page.getByRole("heading", { level: 1, name: "Your account" })).toBeVisible();
 }
 
 test("signing up with an e-mail link creates the account and shows it", async ({ page }) => {

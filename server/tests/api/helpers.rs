@@ -551,7 +551,7 @@ impl Browser {
     pub async fn page(&self, path: &str) -> String {
         let response = self.get(path).await;
         assert_eq!(response.status(), 200, "GET {path}");
-        response.text().await.expect("a body")
+        without_markers(&response.text().await.expect("a body"))
     }
 
     /// Posts a form to `path`.
@@ -705,4 +705,10 @@ pub fn user_session(id: &str, now: chrono::DateTime<chrono::Utc>) -> app::auth::
 /// The end of a lease of the default length that starts at `at`.
 pub fn leased(at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
     at + chrono::Duration::from_std(server::jobs::LEASE).expect("a short lease")
+}
+
+/// `html` without the empty comments (`<!>`) that mark where views start and end for hydration, so that tests can
+/// look for the markup people see.
+pub fn without_markers(html: &str) -> String {
+    html.replace("<!>", "")
 }
