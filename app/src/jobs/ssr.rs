@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::Utc;
 
 use super::{JOB_KINDS, JOBS_PAGE, JobQuery, JobState, JobView};
 use crate::auth::ssr::{NewAuditEntry, RequestInfo, User, require_admin};
@@ -80,7 +79,7 @@ impl JobAdminService {
     pub async fn retry(&self, admin: &User, id: i64, request: &RequestInfo) -> Result<(), AppError> {
         require_admin(admin)?;
         let audit = NewAuditEntry::by(admin, "job.retry", format!("job:{id}"), request);
-        refused(self.store.retry_job(id, &NewAuditEntry { at: Utc::now(), ..audit }).await?, "retried")
+        refused(self.store.retry_job(id, &audit).await?, "retried")
     }
 
     /// Cancels a queued job.
