@@ -69,33 +69,29 @@ pub(crate) const SELECT_PROJECTS_OF: &str = "SELECT id, name, state, cpu_cores, 
 pub(crate) const INSERT_SCHEDULED_RUN: &str = "INSERT INTO scheduled_runs (name, period, created_at) \
      VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
-// The queue: keyset pagination (no OFFSET) over the indexes on (state, submitted_at, id) and
-// (state, project_name, id); each filter applies only when given; patterns are escaped LIKE patterns.
-macro_rules! queue_sql {
-    ($order:literal, $after:literal) => {
-        concat!(
-            "SELECT a.id, a.state, a.project_name, a.title, a.organisation, COALESCE(u.email, '') AS applicant, ",
-            "t.email AS assigned_to, a.submitted_at, a.cpu_cores, a.memory_gib, a.storage_gib, a.pods, a.gpus ",
-            "FROM applications a JOIN users u ON u.id = a.applicant_id LEFT JOIN users t ON t.id = a.assigned_to ",
-            "WHERE a.state = $1 AND ($2 IS NULL OR a.organisation = $2) ",
-            "AND ($3 IS NULL OR u.email LIKE $3 ESCAPE '\\') ",
-            "AND ($4 IS NULL OR LOWER(a.project_name) LIKE $4 ESCAPE '\\' OR LOWER(a.title) LIKE $4 ESCAPE '\\' ",
-            "OR u.email LIKE $4 ESCAPE '\\') ",
-            $after,
-            " ORDER BY ",
-            $order,
-            " LIMIT $7"
-        )
-    };
-}
-pub(crate) const QUEUE_BY_AGE: &str = queue_sql!(
-    "a.submitted_at, a.id",
-    "AND ($5 IS NULL OR a.submitted_at > $5 OR (a.submitted_at = $5 AND a.id > $6))"
-);
-pub(crate) const QUEUE_BY_NAME: &str = queue_sql!(
-    "a.project_name, a.id",
-    "AND ($5 IS NULL OR a.project_name > $5 OR (a.project_name = $5 AND a.id > $6))"
-);
+// The queue: keyset pagination (no OFFSET) over the indexes on (state, submitted_at, id), (state, project_name, id)
+// and their organisation-first twins. Only the filters given become SQL: `($n IS NULL OR …)` would keep the
+// planners from using the organisation indexes. Patterns are escaped LIKE patterns.
+pub(crate) const QUEUE_SELECT: &str = "SELECT a.id, a.state, a.project_name, a.title, a.organisation, \
+     COALESCE(u.email, '') AS applicant, t.email AS assigned_to, a.submitted_at, a.cpu_cores, a.memory_gib, \
+     a.storage_gib, a.pods, a.gpus \
+     FROM applications a JOIN users u ON u.id = a.applicant_id LEFT JOIN users t ON t.id = a.assigned_to \
+     WHERE a.state = ";
+pub(crate) const QUEUE_ORGANISATION: &str = " AND a.organisation = ";
+pub(crate) const QUEUE_APPLICANT: [&str; 2] = [" AND u.email LIKE ", " ESCAPE '\\'"];
+pub(crate) const QUEUE_SEARCH: [&str; 4] = [
+    " AND (LOWER(a.project_name) LIKE ",
+    " ESCAPE '\\' OR LOWER(a.title) LIKE ",
+    " ESCAPE '\\' OR u.email LIKE ",
+    " ESCAPE '\\')",
+];
+/// After (key, id): `[" AND (a.K > ", " OR (a.K = ", " AND a.id > ", "))"]`.
+pub(crate) const QUEUE_AFTER_AGE: [&str; 4] =
+    [" AND (a.submitted_at > ", " OR (a.submitted_at = ", " AND a.id > ", "))"];
+pub(crate) const QUEUE_AFTER_NAME: [&str; 4] =
+    [" AND (a.project_name > ", " OR (a.project_name = ", " AND a.id > ", "))"];
+pub(crate) const QUEUE_ORDER_AGE: &str = " ORDER BY a.submitted_at, a.id LIMIT ";
+pub(crate) const QUEUE_ORDER_NAME: &str = " ORDER BY a.project_name, a.id LIMIT ";
 
 /// Binds an application's fields, in the column order every statement here lists them: project name, title,
 /// purpose, organisation, end date, the five quota values, quota justification, billing account, billing
@@ -474,36 +470,48 @@ macro_rules! impl_application_store {
             ) -> Result<Vec<app::applications::ssr::QueueRow>, app::error::StoreError> {
                 use app::applications::ssr::QueueSort;
                 use $crate::storage::accounts_sql::like_literal;
+                use $crate::storage::applications_sql as sql;
                 let state = filter.state.unwrap_or(app::applications::state::ApplicationState::Submitted);
-                let contains = |text: &Option<String>| text.as_ref().map(|text| format!("%{}%", like_literal(&text.to_lowercase())));
-                let query = match filter.sort {
+                let contains = |text: &str| format!("%{}%", like_literal(&text.to_lowercase()));
+                let mut query = sqlx::QueryBuilder::<$db>::new(sql::QUEUE_SELECT);
+                query.push_bind(state.as_str());
+                if let Some(organisation) = &filter.organisation {
+                    query.push(sql::QUEUE_ORGANISATION).push_bind(organisation.clone());
+                }
+                if let Some(applicant) = &filter.applicant {
+                    let [before, after] = sql::QUEUE_APPLICANT;
+                    query.push(before).push_bind(contains(applicant)).push(after);
+                }
+                if let Some(search) = &filter.search {
+                    let pattern = contains(search);
+                    let [first, second, third, last] = sql::QUEUE_SEARCH;
+                    query.push(first).push_bind(pattern.clone()).push(second).push_bind(pattern.clone());
+                    query.push(third).push_bind(pattern).push(last);
+                }
+                match filter.sort {
                     QueueSort::Age => {
                         let after = filter.after.as_ref().and_then(|(key, id)| {
                             chrono::DateTime::parse_from_rfc3339(key).ok().map(|at| (at.with_timezone(&chrono::Utc), *id))
                         });
-                        sqlx::query_as::<_, $crate::storage::rows::QueueDbRow>(
-                            $crate::storage::applications_sql::QUEUE_BY_AGE,
-                        )
-                        .bind(state.as_str())
-                        .bind(filter.organisation.as_deref())
-                        .bind(contains(&filter.applicant))
-                        .bind(contains(&filter.search))
-                        .bind(after.map(|(at, _)| at))
-                        .bind(after.map_or(0, |(_, id)| id))
-                        .bind(i64::from(limit))
+                        if let Some((at, id)) = after {
+                            let [first, second, third, last] = sql::QUEUE_AFTER_AGE;
+                            query.push(first).push_bind(at).push(second).push_bind(at);
+                            query.push(third).push_bind(id).push(last);
+                        }
+                        query.push(sql::QUEUE_ORDER_AGE);
                     }
-                    QueueSort::Name => sqlx::query_as::<_, $crate::storage::rows::QueueDbRow>(
-                        $crate::storage::applications_sql::QUEUE_BY_NAME,
-                    )
-                    .bind(state.as_str())
-                    .bind(filter.organisation.as_deref())
-                    .bind(contains(&filter.applicant))
-                    .bind(contains(&filter.search))
-                    .bind(filter.after.as_ref().map(|(name, _)| name.clone()))
-                    .bind(filter.after.as_ref().map_or(0, |(_, id)| *id))
-                    .bind(i64::from(limit)),
-                };
+                    QueueSort::Name => {
+                        if let Some((name, id)) = &filter.after {
+                            let [first, second, third, last] = sql::QUEUE_AFTER_NAME;
+                            query.push(first).push_bind(name.clone()).push(second).push_bind(name.clone());
+                            query.push(third).push_bind(*id).push(last);
+                        }
+                        query.push(sql::QUEUE_ORDER_NAME);
+                    }
+                }
+                query.push_bind(i64::from(limit));
                 query
+                    .build_query_as::<$crate::storage::rows::QueueDbRow>()
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::storage::store_error)?
