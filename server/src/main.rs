@@ -7,6 +7,9 @@ use clap::Parser as _;
 use server::config::{Cli, Command, Config};
 use server::{Application, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::from_args(cli.settings) {

@@ -7,6 +7,18 @@ use serde::{Deserialize, Serialize};
 use super::model::{ApplicationFields, ApplicationInput, ApplicationRules, Quota};
 use super::state::ApplicationState;
 
+/// The header counts waiting applications up to this many and then says "100+".
+pub const WAITING_SHOWN_UP_TO: i64 = 100;
+
+/// The header's count of waiting applications: the number, or "100+" once it reaches [`WAITING_SHOWN_UP_TO`].
+pub fn waiting_label(count: i64) -> (String, String) {
+    if count >= WAITING_SHOWN_UP_TO {
+        (format!("{WAITING_SHOWN_UP_TO}+"), format!("{WAITING_SHOWN_UP_TO} or more waiting"))
+    } else {
+        (count.to_string(), format!("{count} waiting"))
+    }
+}
+
 /// A project, by id and name, with the quota it was granted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectRef {
@@ -245,5 +257,12 @@ mod tests {
         assert_eq!(age(now - chrono::Duration::hours(47), now), "47 hours");
         assert_eq!(age(now - chrono::Duration::days(9), now), "9 days");
         assert_eq!(age(now + chrono::Duration::days(1), now), "0 minutes", "a clock skew is not negative");
+    }
+
+    #[test]
+    fn the_waiting_count_stops_at_one_hundred() {
+        assert_eq!(waiting_label(0), ("0".to_owned(), "0 waiting".to_owned()));
+        assert_eq!(waiting_label(99), ("99".to_owned(), "99 waiting".to_owned()));
+        assert_eq!(waiting_label(100), ("100+".to_owned(), "100 or more waiting".to_owned()));
     }
 }

@@ -507,10 +507,13 @@ pub fn ViewerMenu() -> impl IntoView {
                     Ok(Some(viewer)) => view! {
                         <a href="/projects" class="viewer">"Projects"</a>
                         <a href="/applications" class="viewer">"My applications"</a>
-                        {waiting.map(|count| view! {
-                            <a href="/admin/applications" class="viewer">
-                                "Queue " <span class="count" aria-label=format!("{count} waiting")>{count.to_string()}</span>
-                            </a>
+                        {waiting.map(|count| {
+                            let (shown, label) = crate::applications::view::waiting_label(count);
+                            view! {
+                                <a href="/admin/applications" class="viewer">
+                                    "Queue " <span class="count" aria-label=label>{shown}</span>
+                                </a>
+                            }
                         })}
                         {(viewer.role == model::Role::Admin).then(|| view! { <a href="/admin" class="viewer">"Admin"</a> })}
                         <a href="/account" class="viewer">{viewer.display_name.or(viewer.email).unwrap_or_else(|| "Account".into())}</a>

@@ -336,8 +336,8 @@ pub trait AccountStore: Send + Sync + 'static {
     /// A user by id.
     async fn user(&self, id: i64) -> Result<Option<User>, StoreError>;
 
-    /// A signed-in session by id.
-    async fn user_session(&self, id: &str) -> Result<Option<UserSession>, StoreError>;
+    /// A signed-in session by id, with its user (one query: this runs on every page view).
+    async fn user_session(&self, id: &str) -> Result<Option<(UserSession, User)>, StoreError>;
 
     /// Records activity on a session.
     async fn touch_user_session(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
@@ -726,13 +726,12 @@ impl AuthService {
     /// recorded at most every minute (or every quarter of the idle timeout, if that is shorter); `touched` says
     /// whether this request was recorded.
     pub async fn session_user(&self, session_id: &str) -> Result<Option<ActiveSession>, AppError> {
-        let Some(session) = self.store.user_session(session_id).await? else { return Ok(None) };
+        let Some((session, user)) = self.store.user_session(session_id).await? else { return Ok(None) };
         let now = Utc::now();
         let idle = chrono::Duration::from_std(self.settings.session_idle).unwrap_or(chrono::Duration::hours(8));
         if session.expires_at <= now || now - session.last_seen_at > idle {
             return Ok(None);
         }
-        let Some(user) = self.store.user(session.user_id).await? else { return Ok(None) };
         if user.disabled {
             return Ok(None);
         }

@@ -39,8 +39,10 @@ pub(crate) const SELECT_IDENTITIES: &str =
 
 pub(crate) const INSERT_USER_SESSION: &str = "INSERT INTO user_sessions \
      (id, user_id, created_at, last_seen_at, expires_at, ip, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)";
-pub(crate) const SELECT_USER_SESSION: &str = "SELECT id, user_id, created_at, last_seen_at, expires_at, ip, \
-     user_agent FROM user_sessions WHERE id = $1";
+pub(crate) const SELECT_USER_SESSION: &str = "SELECT s.id AS session_id, s.user_id, \
+     s.created_at AS session_created_at, s.last_seen_at, s.expires_at, s.ip, s.user_agent, u.email, u.display_name, \
+     u.organisation, u.role, u.terms_version, u.terms_accepted_at, u.disabled_at, u.created_at AS user_created_at \
+     FROM user_sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1";
 pub(crate) const SELECT_USER_SESSIONS: &str = "SELECT id, user_id, created_at, last_seen_at, expires_at, ip, \
      user_agent FROM user_sessions WHERE user_id = $1 ORDER BY created_at DESC, id";
 pub(crate) const TOUCH_USER_SESSION: &str = "UPDATE user_sessions SET last_seen_at = $2 WHERE id = $1";
@@ -382,15 +384,16 @@ macro_rules! impl_account_store {
             async fn user_session(
                 &self,
                 id: &str,
-            ) -> Result<Option<app::auth::ssr::UserSession>, app::error::StoreError> {
-                let row = sqlx::query_as::<_, $crate::storage::rows::UserSessionRow>(
+            ) -> Result<Option<(app::auth::ssr::UserSession, app::auth::ssr::User)>, app::error::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::SessionUserRow>(
                     $crate::storage::accounts_sql::SELECT_USER_SESSION,
                 )
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err($crate::storage::store_error)?;
-                Ok(row.map(Into::into))
+                .map_err($crate::storage::store_error)?
+                .map($crate::storage::rows::SessionUserRow::into_parts)
+                .transpose()
             }
 
             async fn touch_user_session(

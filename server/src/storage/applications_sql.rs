@@ -55,7 +55,8 @@ pub(crate) const SELECT_EVENTS: &str = "SELECT id, at, actor, kind, from_state, 
      FROM application_events WHERE application_id = $1 ORDER BY id";
 pub(crate) const SELECT_APPLICATIONS_OF: &str = "SELECT id, state, project_name, title, updated_at \
      FROM applications WHERE applicant_id = $1 ORDER BY updated_at DESC, id DESC";
-pub(crate) const COUNT_WAITING: &str = "SELECT COUNT(*) FROM applications WHERE state = 'submitted'";
+pub(crate) const COUNT_WAITING: &str =
+    "SELECT COUNT(*) FROM (SELECT 1 FROM applications WHERE state = 'submitted' LIMIT $1) AS waiting";
 pub(crate) const SELECT_ADMINS_MAILED_EACH: &str = "SELECT email FROM users \
      WHERE role = 'admin' AND disabled_at IS NULL AND email IS NOT NULL AND application_mail = 'each' ORDER BY id";
 
@@ -520,8 +521,9 @@ macro_rules! impl_application_store {
                     .collect()
             }
 
-            async fn waiting_count(&self) -> Result<i64, app::error::StoreError> {
+            async fn waiting_count(&self, up_to: i64) -> Result<i64, app::error::StoreError> {
                 sqlx::query_scalar($crate::storage::applications_sql::COUNT_WAITING)
+                    .bind(up_to)
                     .fetch_one(&self.pool)
                     .await
                     .map_err($crate::storage::store_error)

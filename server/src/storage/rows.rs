@@ -140,6 +140,53 @@ pub(crate) struct UserSessionRow {
     pub user_agent: Option<String>,
 }
 
+/// A session joined with its user; the columns that both tables have are renamed.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SessionUserRow {
+    pub session_id: String,
+    pub user_id: i64,
+    pub session_created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub email: Option<String>,
+    pub display_name: Option<String>,
+    pub organisation: Option<String>,
+    pub role: String,
+    pub terms_version: Option<String>,
+    pub terms_accepted_at: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub user_created_at: DateTime<Utc>,
+}
+
+impl SessionUserRow {
+    pub(crate) fn into_parts(self) -> Result<(UserSession, User), StoreError> {
+        let user = UserRow {
+            id: self.user_id,
+            email: self.email,
+            display_name: self.display_name,
+            organisation: self.organisation,
+            role: self.role,
+            terms_version: self.terms_version,
+            terms_accepted_at: self.terms_accepted_at,
+            disabled_at: self.disabled_at,
+            created_at: self.user_created_at,
+        }
+        .into_user()?;
+        let session = UserSession {
+            id: self.session_id,
+            user_id: self.user_id,
+            created_at: self.session_created_at,
+            last_seen_at: self.last_seen_at,
+            expires_at: self.expires_at,
+            ip: self.ip,
+            user_agent: self.user_agent,
+        };
+        Ok((session, user))
+    }
+}
+
 impl From<UserSessionRow> for UserSession {
     fn from(row: UserSessionRow) -> Self {
         UserSession {

@@ -265,7 +265,8 @@ async fn the_queue_pages_by_keyset_and_filters(backend: Backend) {
     for n in 0..7 {
         submitted(&store, if n % 2 == 0 { first } else { second }, &format!("q-{n}")).await;
     }
-    assert_eq!(store.waiting_count().await.unwrap(), 7);
+    assert_eq!(store.waiting_count(i64::MAX).await.unwrap(), 7);
+    assert_eq!(store.waiting_count(5).await.unwrap(), 5, "counting stops at the limit");
     let mut seen = Vec::new();
     let mut filter = QueueFilter::default();
     loop {

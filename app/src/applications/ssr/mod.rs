@@ -205,8 +205,9 @@ pub trait ApplicationStore: Send + Sync + 'static {
     /// One page of the admins' queue.
     async fn queue(&self, filter: &QueueFilter, limit: u32) -> Result<Vec<QueueRow>, StoreError>;
 
-    /// How many applications wait for a decision.
-    async fn waiting_count(&self) -> Result<i64, StoreError>;
+    /// How many applications wait for a decision, counting no further than `up_to`: the header only says
+    /// "100+", and counting stops there instead of walking every waiting row on every page view.
+    async fn waiting_count(&self, up_to: i64) -> Result<i64, StoreError>;
 
     /// Whether `name` is held by a project or another open application (not `except`).
     async fn name_taken(&self, name: &str, except: Option<i64>) -> Result<bool, StoreError>;

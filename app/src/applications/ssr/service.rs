@@ -13,7 +13,7 @@ use crate::applications::model::{
 };
 use crate::applications::state::{Actor, ApplicationState, Transition, next_state};
 use crate::applications::view::{
-    ApplicationForm, ApplicationSummaryRow, ApplicationView, FormView, QueuePage, QueueQuery,
+    ApplicationForm, ApplicationSummaryRow, ApplicationView, FormView, QueuePage, QueueQuery, WAITING_SHOWN_UP_TO,
 };
 use crate::auth::model::{Role, TERMS_VERSION};
 use crate::auth::ssr::{MailNotice, MailRenderer, NewAuditEntry, OutgoingMail, RequestInfo, User};
@@ -493,12 +493,13 @@ impl ApplicationService {
         Ok(QueuePage { rows, next, default_quota: self.rules().default_quota, now: Utc::now() })
     }
 
-    /// How many applications wait for a decision; `None` for anyone but an admin.
+    /// How many applications wait for a decision, at most [`WAITING_SHOWN_UP_TO`] (which the header shows as
+    /// "100+"); `None` for anyone but an admin.
     pub async fn waiting_count(&self, user: &User) -> Result<Option<i64>, AppError> {
         if user.role != Role::Admin {
             return Ok(None);
         }
-        Ok(Some(self.store.waiting_count().await?))
+        Ok(Some(self.store.waiting_count(WAITING_SHOWN_UP_TO).await?))
     }
 
     /// Whether `user` gets one daily digest instead of a message per application.
@@ -526,7 +527,7 @@ impl ApplicationService {
             return Ok(false);
         }
         let admins = self.store.admins_mailed_daily().await?;
-        let waiting = self.store.waiting_count().await?;
+        let waiting = self.store.waiting_count(i64::MAX).await?;
         let mail = if admins.is_empty() || waiting == 0 {
             Vec::new()
         } else {
