@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::helpers::{Backend, TestDatabase, berth_binary, client};
 
 /// A `berth` command with a clean environment: no inherited `BERTH_*` or `RUST_LOG`.
-fn berth() -> Command {
+pub(crate) fn berth() -> Command {
     let mut command = Command::new(berth_binary());
     for (key, _) in std::env::vars() {
         if key.starts_with("BERTH_") || key.starts_with("LEPTOS_") || key == "RUST_LOG" {

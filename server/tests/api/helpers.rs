@@ -88,6 +88,15 @@ impl TestDatabase {
         }
     }
 
+    /// The first column of the first row of `sql`, as text.
+    pub async fn scalar(&self, sql: &str) -> Option<String> {
+        crate::on_test_pool!(self.url(), |pool| sqlx::query_scalar::<_, Option<String>>(sql)
+            .fetch_optional(&pool)
+            .await
+            .expect("the query runs")
+            .flatten())
+    }
+
     /// The database URL.
     pub fn url(&self) -> &str {
         &self.url
@@ -681,11 +690,7 @@ impl TestApp {
 
     /// The first column of the first row of `sql`, as text.
     pub async fn scalar(&self, sql: &str) -> Option<String> {
-        crate::on_test_pool!(self.db.url(), |pool| sqlx::query_scalar::<_, Option<String>>(sql)
-            .fetch_optional(&pool)
-            .await
-            .expect("the query runs")
-            .flatten())
+        self.db.scalar(sql).await
     }
 }
 

@@ -21,6 +21,7 @@ on_both_backends!(
     a_slow_webhook_times_out_and_is_tried_again,
     changes_queued_while_a_job_waits_make_no_second_job,
     admins_list_jobs_cancel_a_waiting_one_and_retry_it,
+    a_job_cut_off_by_sigkill_is_done_once_after_a_restart,
 );
 
 const SECRET: &str = "a-webhook-secret-for-tests";
@@ -426,4 +427,66 @@ async fn admins_list_jobs_cancel_a_waiting_one_and_retry_it(backend: Backend) {
     assert_eq!(status, 409, "a done job is not retried");
     let audited = app.scalar("SELECT COUNT(*) || '' FROM audit_log WHERE action IN ('job.cancel', 'job.retry')").await;
     assert_eq!(audited.as_deref(), Some("2"));
+}
+
+/// A real `berth` process is killed with SIGKILL while the webhook still holds the job's first delivery; a new
+/// process takes the job over when its lease runs out, and the change is delivered again under the same delivery id
+/// (so the receiver can tell it is the same change) and done once.
+async fn a_job_cut_off_by_sigkill_is_done_once_after_a_restart(backend: Backend) {
+    let receiver = Receiver::start(vec![(StatusCode::OK, Duration::from_secs(120)), now_ok()]).await;
+    let db = TestDatabase::new(backend).await;
+    let store = db.open().await;
+    let project_id = approved_project(&store, "ada@example.org", "killed").await;
+    let mail = tempfile::tempdir().expect("a mail directory");
+    let start = || {
+        crate::binary::berth()
+            .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+            .env("BERTH_DATABASE_URL", db.url())
+            .env("BERTH_MAIL_URL", format!("file:{}", mail.path().display()))
+            .env("BERTH_PROVISIONER", "webhook")
+            .env("BERTH_WEBHOOK_URL", &receiver.address)
+            .env("BERTH_WEBHOOK_SECRET", SECRET)
+            .env("BERTH_WEBHOOK_TIMEOUT_SECONDS", "300")
+            .env("BERTH_JOB_LEASE_SECONDS", "2")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("berth starts")
+    };
+
+    let mut first = start();
+    let delivered = eventually(Duration::from_secs(30), || {
+        let receiver = receiver.clone();
+        async move { !receiver.deliveries().is_empty() }
+    })
+    .await;
+    assert!(delivered, "the first process started the job");
+    first.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix: no shutdown code runs.
+    first.wait().expect("the first process ended");
+    let state = |sql: String| {
+        let db = &db;
+        async move { db.scalar(&sql).await.unwrap_or_default() }
+    };
+    assert_eq!(state(format!("SELECT state FROM projects WHERE id = {project_id}")).await, "provisioning");
+
+    let mut second = start();
+    let active = eventually(Duration::from_secs(30), || {
+        let state = &state;
+        async move { state(format!("SELECT state FROM projects WHERE id = {project_id}")).await == "active" }
+    })
+    .await;
+    let _ = second.kill();
+    let _ = second.wait();
+    assert!(active, "the second process finished the job");
+
+    let deliveries = receiver.deliveries();
+    assert_eq!(deliveries.len(), 2, "the cut-off delivery and one more: {deliveries:?}");
+    let expected_id = format!("project-{project_id}-generation-1");
+    assert!(deliveries.iter().all(|delivery| delivery.id == expected_id && delivery.signed), "{deliveries:?}");
+    let job = state("SELECT outcome || ' ' || attempts FROM jobs WHERE kind = 'provision_project'".into()).await;
+    assert_eq!(job, "done 2", "one job, taken over once");
+    let attempts = state(format!(
+        "SELECT MIN(outcome) || ' ' || MAX(outcome) || ' ' || COUNT(*) FROM provisioning_attempts WHERE project_id = {project_id}"
+    ))
+    .await;
+    assert_eq!(attempts, "interrupted succeeded 2", "the history shows the attempt that was cut off");
 }
