@@ -41,7 +41,10 @@ pub(crate) async fn approved_project(store: &Store, owner: &str, name: &str) -> 
 pub(crate) async fn user(store: &Store, address: &str) -> i64 {
     let now = Utc::now();
     let email = EmailAddress::parse(address).unwrap();
-    let session = crate::helpers::user_session(&format!("s-{address}"), now);
+    // Each sign-in its own session id: a test may sign the same person in more than once.
+    static SIGN_INS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SIGN_INS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let session = crate::helpers::user_session(&format!("s-{address}-{n}"), now);
     let outcome =
         store.sign_in(&VerifiedIdentity::email_link(&email), false, &session, &audit("user.sign_in")).await.unwrap();
     let SignInOutcome::SignedIn { user, .. } = outcome else { panic!("signed in: {outcome:?}") };

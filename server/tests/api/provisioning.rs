@@ -429,6 +429,39 @@ async fn admins_list_jobs_cancel_a_waiting_one_and_retry_it(backend: Backend) {
     assert_eq!(audited.as_deref(), Some("2"));
 }
 
+/// A `berth` process on `db` that provisions through `receiver`'s webhook, with `settings` as extra variables.
+fn berth_process(
+    db: &TestDatabase,
+    mail: &std::path::Path,
+    receiver: &Receiver,
+    settings: &[(&str, &str)],
+) -> std::process::Child {
+    crate::binary::berth()
+        .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
+        .env("BERTH_DATABASE_URL", db.url())
+        .env("BERTH_MAIL_URL", format!("file:{}", mail.display()))
+        .env("BERTH_PROVISIONER", "webhook")
+        .env("BERTH_WEBHOOK_URL", &receiver.address)
+        .env("BERTH_WEBHOOK_SECRET", SECRET)
+        .env("BERTH_WEBHOOK_TIMEOUT_SECONDS", "300")
+        .envs(settings.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("berth starts")
+}
+
+/// Ends the child processes when the test ends, however it ends.
+struct Processes(Vec<std::process::Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A real `berth` process is killed with SIGKILL while the webhook still holds the job's first delivery; a new
 /// process takes the job over when its lease runs out, and the change is delivered again under the same delivery id
 /// (so the receiver can tell it is the same change) and done once.
@@ -438,20 +471,7 @@ async fn a_job_cut_off_by_sigkill_is_done_once_after_a_restart(backend: Backend)
     let store = db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "killed").await;
     let mail = tempfile::tempdir().expect("a mail directory");
-    let start = || {
-        crate::binary::berth()
-            .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
-            .env("BERTH_DATABASE_URL", db.url())
-            .env("BERTH_MAIL_URL", format!("file:{}", mail.path().display()))
-            .env("BERTH_PROVISIONER", "webhook")
-            .env("BERTH_WEBHOOK_URL", &receiver.address)
-            .env("BERTH_WEBHOOK_SECRET", SECRET)
-            .env("BERTH_WEBHOOK_TIMEOUT_SECONDS", "300")
-            .env("BERTH_JOB_LEASE_SECONDS", "2")
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("berth starts")
-    };
+    let start = || berth_process(&db, mail.path(), &receiver, &[("BERTH_JOB_LEASE_SECONDS", "2")]);
 
     let mut first = start();
     let delivered = eventually(Duration::from_secs(30), || {
@@ -489,4 +509,57 @@ async fn a_job_cut_off_by_sigkill_is_done_once_after_a_restart(backend: Backend)
     ))
     .await;
     assert_eq!(attempts, "interrupted succeeded 2", "the history shows the attempt that was cut off");
+}
+
+/// Three `berth` processes on one PostgreSQL database share the queue: 500 approvals made while they run become 500
+/// active projects, each delivered to the webhook exactly once. Their poll is an hour, so only LISTEN/NOTIFY can
+/// wake them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_processes_on_postgresql_provision_500_approvals_exactly_once() {
+    const APPROVALS: usize = 500;
+    let receiver = Receiver::start(vec![now_ok()]).await;
+    let db = TestDatabase::new(Backend::Postgres).await;
+    let store = db.open().await;
+    let mail = tempfile::tempdir().expect("a mail directory");
+    let _processes = Processes(
+        (0..3).map(|_| berth_process(&db, mail.path(), &receiver, &[("BERTH_JOB_POLL_SECONDS", "3600")])).collect(),
+    );
+    let listening = eventually(Duration::from_secs(30), || {
+        let db = &db;
+        async move {
+            let sql = "SELECT COUNT(*)::text FROM pg_stat_activity WHERE datname = current_database() \
+                       AND query ILIKE 'LISTEN%berth_jobs%'";
+            db.scalar(sql).await.as_deref() == Some("3")
+        }
+    })
+    .await;
+    assert!(listening, "all three processes listen for new jobs");
+
+    for n in 0..APPROVALS {
+        approved_project(&store, &format!("owner{n}@example.org"), &format!("shared-{n}")).await;
+    }
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move { db.scalar(sql).await.unwrap_or_default() }
+    };
+    let all_active = eventually(Duration::from_secs(120), || async {
+        count("SELECT COUNT(*)::text FROM projects WHERE state = 'active'").await == APPROVALS.to_string()
+    })
+    .await;
+    assert!(
+        all_active,
+        "{} of {APPROVALS} became active",
+        count("SELECT COUNT(*)::text FROM projects WHERE state = 'active'").await
+    );
+
+    let deliveries = receiver.deliveries();
+    let distinct: std::collections::HashSet<_> = deliveries.iter().map(|delivery| delivery.id.clone()).collect();
+    assert_eq!(deliveries.len(), APPROVALS, "each project was delivered once, none twice");
+    assert_eq!(distinct.len(), APPROVALS);
+    assert!(deliveries.iter().all(|delivery| delivery.signed));
+    let jobs = count(
+        "SELECT COUNT(*)::text || ' ' || SUM(attempts)::text FROM jobs WHERE kind = 'provision_project' AND outcome = 'done'",
+    )
+    .await;
+    assert_eq!(jobs, format!("{APPROVALS} {APPROVALS}"), "one job per project, one attempt each");
 }
