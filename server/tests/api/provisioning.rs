@@ -142,22 +142,15 @@ fn now_failing() -> (StatusCode, Duration) {
     (StatusCode::INTERNAL_SERVER_ERROR, Duration::ZERO)
 }
 
-async fn state_of(app: &TestApp, project_id: i64) -> String {
-    app.scalar(&format!("SELECT state FROM projects WHERE id = {project_id}")).await.unwrap_or_default()
+async fn state_of(db: &TestDatabase, project_id: i64) -> String {
+    db.scalar(&format!("SELECT state FROM projects WHERE id = {project_id}")).await.unwrap_or_default()
 }
 
-async fn wait_for_state(app: &TestApp, project_id: i64, state: &str, within: Duration) {
+async fn wait_for_state(db: &TestDatabase, project_id: i64, state: &str, within: Duration) {
     let mut last = String::new();
-    let reached = eventually(within, || {
-        let app = &*app;
-        async move {
-            let now = state_of(app, project_id).await;
-            now == state
-        }
-    })
-    .await;
+    let reached = eventually(within, || async move { state_of(db, project_id).await == state }).await;
     if !reached {
-        last = state_of(app, project_id).await;
+        last = state_of(db, project_id).await;
     }
     assert!(reached, "project {project_id} did not become {state} within {within:?} (it is {last})");
 }
@@ -170,7 +163,7 @@ async fn an_approved_project_becomes_active_through_the_gitops_files(backend: Ba
     .await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "climate").await;
-    wait_for_state(&app, project_id, "active", Duration::from_secs(10)).await;
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(10)).await;
 
     // The file holds the namespace, quota, limits, binding and policy.
     let file = std::fs::read_to_string(app.gitops_dir.join("climate.yaml")).expect("the project's file");
@@ -254,7 +247,7 @@ async fn an_approved_project_becomes_active_through_the_gitops_files(backend: Ba
         })
         .await
     );
-    assert_eq!(state_of(&app, project_id).await, "active");
+    assert_eq!(state_of(&app.db, project_id).await, "active");
 }
 
 fn webhook_options(receiver: &Receiver) -> TestOptions {
@@ -270,7 +263,7 @@ async fn a_failing_webhook_is_retried_with_the_same_delivery_until_it_answers_2x
     let app = TestApp::spawn_with(backend, webhook_options(&receiver)).await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "hooked").await;
-    wait_for_state(&app, project_id, "active", Duration::from_secs(20)).await;
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(20)).await;
 
     let deliveries = receiver.deliveries();
     assert_eq!(deliveries.len(), 3, "two 500s and a 200: {deliveries:?}");
@@ -310,7 +303,7 @@ async fn after_the_last_attempt_the_project_shows_the_failure_and_an_admin_can_r
     app.sign_in(&admin, "boss@example.org").await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "doomed").await;
-    wait_for_state(&app, project_id, "provisioning_failed", Duration::from_secs(20)).await;
+    wait_for_state(&app.db, project_id, "provisioning_failed", Duration::from_secs(20)).await;
     assert_eq!(receiver.deliveries().len(), 2, "exactly the maximum number of attempts");
     let job = app.scalar("SELECT outcome || ' ' || attempts FROM jobs WHERE kind = 'provision_project'").await;
     assert_eq!(job.as_deref(), Some("failed 2"));
@@ -336,7 +329,7 @@ async fn after_the_last_attempt_the_project_shows_the_failure_and_an_admin_can_r
     receiver.set(vec![now_ok()]);
     let (status, body) = call(&admin, "project_reprovision", &[("name", "doomed")]).await;
     assert_eq!(status, 200, "{body}");
-    wait_for_state(&app, project_id, "active", Duration::from_secs(20)).await;
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(20)).await;
     assert_eq!(receiver.deliveries().last().unwrap().id, format!("project-{project_id}-generation-2"));
 }
 
@@ -346,7 +339,7 @@ async fn a_slow_webhook_times_out_and_is_tried_again(backend: Backend) {
     let app = TestApp::spawn_with(backend, options).await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "slowpoke").await;
-    wait_for_state(&app, project_id, "active", Duration::from_secs(20)).await;
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(20)).await;
     let error = app
         .scalar(&format!("SELECT error FROM provisioning_attempts WHERE project_id = {project_id} ORDER BY id LIMIT 1"))
         .await
@@ -422,7 +415,7 @@ async fn admins_list_jobs_cancel_a_waiting_one_and_retry_it(backend: Backend) {
     assert_eq!(call(&member, "admin_job_retry", &[("id", &job_id)]).await.0, 403);
     let (status, body) = call(&admin, "admin_job_retry", &[("id", &job_id)]).await;
     assert_eq!(status, 200, "{body}");
-    wait_for_state(&app, project_id, "active", Duration::from_secs(20)).await;
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(20)).await;
     let (status, _) = call(&admin, "admin_job_retry", &[("id", &job_id)]).await;
     assert_eq!(status, 409, "a done job is not retried");
     let audited = app.scalar("SELECT COUNT(*) || '' FROM audit_log WHERE action IN ('job.cancel', 'job.retry')").await;
@@ -473,42 +466,32 @@ async fn a_job_cut_off_by_sigkill_is_done_once_after_a_restart(backend: Backend)
     let mail = tempfile::tempdir().expect("a mail directory");
     let start = || berth_process(&db, mail.path(), &receiver, &[("BERTH_JOB_LEASE_SECONDS", "2")]);
 
-    let mut first = start();
+    let mut first = Processes(vec![start()]);
     let delivered = eventually(Duration::from_secs(30), || {
         let receiver = receiver.clone();
         async move { !receiver.deliveries().is_empty() }
     })
     .await;
     assert!(delivered, "the first process started the job");
-    first.kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix: no shutdown code runs.
-    first.wait().expect("the first process ended");
-    let state = |sql: String| {
-        let db = &db;
-        async move { db.scalar(&sql).await.unwrap_or_default() }
-    };
-    assert_eq!(state(format!("SELECT state FROM projects WHERE id = {project_id}")).await, "provisioning");
+    first.0[0].kill().expect("SIGKILL"); // std's kill is SIGKILL on Unix: no shutdown code runs.
+    first.0[0].wait().expect("the first process ended");
+    assert_eq!(state_of(&db, project_id).await, "provisioning");
 
-    let mut second = start();
-    let active = eventually(Duration::from_secs(30), || {
-        let state = &state;
-        async move { state(format!("SELECT state FROM projects WHERE id = {project_id}")).await == "active" }
-    })
-    .await;
-    let _ = second.kill();
-    let _ = second.wait();
-    assert!(active, "the second process finished the job");
+    let _second = Processes(vec![start()]);
+    wait_for_state(&db, project_id, "active", Duration::from_secs(30)).await;
 
     let deliveries = receiver.deliveries();
     assert_eq!(deliveries.len(), 2, "the cut-off delivery and one more: {deliveries:?}");
     let expected_id = format!("project-{project_id}-generation-1");
     assert!(deliveries.iter().all(|delivery| delivery.id == expected_id && delivery.signed), "{deliveries:?}");
-    let job = state("SELECT outcome || ' ' || attempts FROM jobs WHERE kind = 'provision_project'".into()).await;
-    assert_eq!(job, "done 2", "one job, taken over once");
-    let attempts = state(format!(
-        "SELECT MIN(outcome) || ' ' || MAX(outcome) || ' ' || COUNT(*) FROM provisioning_attempts WHERE project_id = {project_id}"
-    ))
-    .await;
-    assert_eq!(attempts, "interrupted succeeded 2", "the history shows the attempt that was cut off");
+    let job = db.scalar("SELECT outcome || ' ' || attempts FROM jobs WHERE kind = 'provision_project'").await;
+    assert_eq!(job.as_deref(), Some("done 2"), "one job, taken over once");
+    let attempts = db
+        .scalar(&format!(
+            "SELECT MIN(outcome) || ' ' || MAX(outcome) || ' ' || COUNT(*) FROM provisioning_attempts WHERE project_id = {project_id}"
+        ))
+        .await;
+    assert_eq!(attempts.as_deref(), Some("interrupted succeeded 2"), "the history shows the attempt that was cut off");
 }
 
 /// Three `berth` processes on one PostgreSQL database share the queue: 500 approvals made while they run become 500
@@ -538,28 +521,20 @@ async fn three_processes_on_postgresql_provision_500_approvals_exactly_once() {
     for n in 0..APPROVALS {
         approved_project(&store, &format!("owner{n}@example.org"), &format!("shared-{n}")).await;
     }
-    let count = |sql: &'static str| {
-        let db = &db;
-        async move { db.scalar(sql).await.unwrap_or_default() }
-    };
-    let all_active = eventually(Duration::from_secs(120), || async {
-        count("SELECT COUNT(*)::text FROM projects WHERE state = 'active'").await == APPROVALS.to_string()
-    })
-    .await;
-    assert!(
-        all_active,
-        "{} of {APPROVALS} became active",
-        count("SELECT COUNT(*)::text FROM projects WHERE state = 'active'").await
-    );
+    const ACTIVE: &str = "SELECT COUNT(*)::text FROM projects WHERE state = 'active'";
+    let all_active =
+        eventually(Duration::from_secs(120), || async { db.scalar(ACTIVE).await == Some(APPROVALS.to_string()) }).await;
+    assert!(all_active, "{:?} of {APPROVALS} became active", db.scalar(ACTIVE).await);
 
     let deliveries = receiver.deliveries();
     let distinct: std::collections::HashSet<_> = deliveries.iter().map(|delivery| delivery.id.clone()).collect();
     assert_eq!(deliveries.len(), APPROVALS, "each project was delivered once, none twice");
     assert_eq!(distinct.len(), APPROVALS);
     assert!(deliveries.iter().all(|delivery| delivery.signed));
-    let jobs = count(
-        "SELECT COUNT(*)::text || ' ' || SUM(attempts)::text FROM jobs WHERE kind = 'provision_project' AND outcome = 'done'",
-    )
-    .await;
-    assert_eq!(jobs, format!("{APPROVALS} {APPROVALS}"), "one job per project, one attempt each");
+    let jobs = db
+        .scalar(
+            "SELECT COUNT(*)::text || ' ' || SUM(attempts)::text FROM jobs WHERE kind = 'provision_project' AND outcome = 'done'",
+        )
+        .await;
+    assert_eq!(jobs, Some(format!("{APPROVALS} {APPROVALS}")), "one job per project, one attempt each");
 }
