@@ -217,7 +217,8 @@ pub struct SettingsArgs {
     pub digest_hour_utc: Option<u32>,
 
     /// Where approved projects are provisioned: `gitops` (a YAML file per project in --gitops-dir, for Argo CD or
-    /// Flux) or `webhook` (a signed JSON POST to --webhook-url). [default: gitops]
+    /// Flux), `kubernetes` (server-side apply through the Kubernetes API, see --kubeconfig) or `webhook` (a signed
+    /// JSON POST to --webhook-url). [default: gitops]
     #[arg(long, env = "BERTH_PROVISIONER", value_enum, global = true)]
     pub provisioner: Option<ProvisionerKind>,
 
@@ -241,6 +242,19 @@ pub struct SettingsArgs {
     /// Seconds to wait for the webhook's answer before trying again later (1 to 300). [default: 10]
     #[arg(long, env = "BERTH_WEBHOOK_TIMEOUT_SECONDS", value_name = "SECONDS", global = true)]
     pub webhook_timeout_seconds: Option<u64>,
+
+    /// The kubeconfig file of the `kubernetes` backend. Without one, Berth uses $KUBECONFIG or ~/.kube/config,
+    /// else the in-cluster service account.
+    #[arg(long, env = "BERTH_KUBECONFIG", value_name = "FILE", global = true)]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context to use. [default: the file's current context]
+    #[arg(long, env = "BERTH_KUBE_CONTEXT", value_name = "NAME", global = true)]
+    pub kube_context: Option<String>,
+
+    /// Seconds to wait for each answer of the Kubernetes API before trying again later (1 to 300). [default: 10]
+    #[arg(long, env = "BERTH_KUBERNETES_TIMEOUT_SECONDS", value_name = "SECONDS", global = true)]
+    pub kubernetes_timeout_seconds: Option<u64>,
 
     /// OpenShift: namespaces get the `openshift.io/requester` and `openshift.io/display-name` annotations.
     /// [default: false]
@@ -278,6 +292,8 @@ pub enum ProvisionerKind {
     /// YAML files in a directory (optionally a git repository).
     #[default]
     Gitops,
+    /// Server-side apply through the Kubernetes API.
+    Kubernetes,
     /// A signed JSON POST.
     Webhook,
 }
@@ -320,6 +336,9 @@ struct FileSettings {
     webhook_url: Option<String>,
     webhook_secret: Option<String>,
     webhook_timeout_seconds: Option<u64>,
+    kubeconfig: Option<PathBuf>,
+    kube_context: Option<String>,
+    kubernetes_timeout_seconds: Option<u64>,
     openshift: Option<bool>,
     job_max_attempts: Option<u32>,
     job_lease_seconds: Option<u64>,
@@ -402,6 +421,13 @@ pub enum ProvisionerConfig {
         /// Whether to commit each change.
         commit: bool,
     },
+    /// Server-side apply through the Kubernetes API.
+    Kubernetes {
+        /// Where the client's settings come from.
+        source: KubeSource,
+        /// How long to wait for each answer.
+        timeout: std::time::Duration,
+    },
     /// A signed POST of each change to `url`.
     Webhook {
         /// Where.
@@ -411,6 +437,33 @@ pub enum ProvisionerConfig {
         /// How long to wait for an answer.
         timeout: std::time::Duration,
     },
+}
+
+/// Where the Kubernetes backend's client settings come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KubeSource {
+    /// A kubeconfig file, with its current context or the named one.
+    Kubeconfig {
+        /// The file.
+        path: PathBuf,
+        /// The context; the file's current context when none.
+        context: Option<String>,
+    },
+    /// `$KUBECONFIG` or `~/.kube/config`, else the in-cluster service account.
+    Infer,
+}
+
+/// Checks that `path` is a kubeconfig with the `context` asked for (or a current one), without connecting.
+fn check_kubeconfig(path: &Path, context: Option<&str>) -> Result<(), String> {
+    let kubeconfig = kube::config::Kubeconfig::read_from(path).map_err(|error| app::error::cause_chain(&error))?;
+    let Some(wanted) = context.map(str::to_owned).or(kubeconfig.current_context) else {
+        return Err("it has no current-context; name one with --kube-context".to_owned());
+    };
+    if kubeconfig.contexts.iter().any(|named| named.name == wanted) {
+        Ok(())
+    } else {
+        Err(format!("it has no context named {wanted:?}"))
+    }
 }
 
 /// Outgoing mail settings.
@@ -793,6 +846,25 @@ fn parse_provisioner(args: &SettingsArgs, file: &FileSettings) -> Result<Provisi
                 .unwrap_or_else(|| DEFAULT_GITOPS_DIR.into()),
             commit: args.gitops_commit.or(file.gitops_commit).unwrap_or(false),
         }),
+        ProvisionerKind::Kubernetes => {
+            let context = args.kube_context.clone().or_else(|| file.kube_context.clone());
+            let source = match args.kubeconfig.clone().or_else(|| file.kubeconfig.clone()) {
+                Some(path) => {
+                    check_kubeconfig(&path, context.as_deref())
+                        .map_err(|reason| invalid("kubeconfig", format!("cannot use {}: {reason}", path.display())))?;
+                    KubeSource::Kubeconfig { path, context }
+                }
+                None if context.is_some() => {
+                    return Err(invalid("kube-context", "a context needs a kubeconfig file (--kubeconfig)"));
+                }
+                None => KubeSource::Infer,
+            };
+            let timeout = args.kubernetes_timeout_seconds.or(file.kubernetes_timeout_seconds).unwrap_or(10);
+            if !(1..=300).contains(&timeout) {
+                return Err(invalid("kubernetes-timeout-seconds", format!("{timeout} is not between 1 and 300")));
+            }
+            Ok(ProvisionerConfig::Kubernetes { source, timeout: std::time::Duration::from_secs(timeout) })
+        }
         ProvisionerKind::Webhook => {
             let url = args
                 .webhook_url
@@ -1278,6 +1350,43 @@ mod tests {
         assert!(Config::merge(lease, FileSettings::default()).unwrap_err().to_string().contains("job-lease-seconds"));
         let off = SettingsArgs { drift_check_minutes: Some(0), ..args() };
         assert_eq!(Config::merge(off, FileSettings::default()).unwrap().jobs.drift_check, None);
+    }
+
+    #[test]
+    fn the_kubernetes_backend_takes_a_kubeconfig_with_its_context_or_infers_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kubeconfig");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: rahti\nclusters:\n- name: c\n  cluster:\n    server: \
+             https://api.rahti.example:6443\ncontexts:\n- name: rahti\n  context:\n    cluster: c\n    user: u\n\
+             users:\n- name: u\n  user:\n    token: sha256~s3cr3t\n",
+        )
+        .unwrap();
+        let kubernetes = |kubeconfig: Option<&Path>, context: Option<&str>| SettingsArgs {
+            provisioner: Some(ProvisionerKind::Kubernetes),
+            kubeconfig: kubeconfig.map(Path::to_owned),
+            kube_context: context.map(str::to_owned),
+            ..args()
+        };
+        let config = Config::merge(kubernetes(Some(&path), None), FileSettings::default()).unwrap();
+        assert!(matches!(
+            config.provisioner,
+            ProvisionerConfig::Kubernetes { source: KubeSource::Kubeconfig { context: None, .. }, timeout }
+                if timeout == std::time::Duration::from_secs(10)
+        ));
+        assert!(!format!("{config:?}").contains("s3cr3t"), "the token stays in the file");
+        let inferred = Config::merge(kubernetes(None, None), FileSettings::default()).unwrap();
+        assert!(matches!(inferred.provisioner, ProvisionerConfig::Kubernetes { source: KubeSource::Infer, .. }));
+
+        let error = |settings| Config::merge(settings, FileSettings::default()).unwrap_err().to_string();
+        let other = error(kubernetes(Some(&path), Some("catalyst")));
+        assert!(other.contains("kubeconfig") && other.contains("no context named \"catalyst\""), "{other}");
+        let missing = error(kubernetes(Some(&dir.path().join("nope")), None));
+        assert!(missing.contains("kubeconfig") && missing.contains("nope"), "{missing}");
+        assert!(error(kubernetes(None, Some("rahti"))).contains("kube-context"));
+        let slow = SettingsArgs { kubernetes_timeout_seconds: Some(0), ..kubernetes(Some(&path), None) };
+        assert!(error(slow).contains("kubernetes-timeout-seconds"));
     }
 
     #[test]

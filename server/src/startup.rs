@@ -31,6 +31,7 @@ use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, s
 use crate::jobs::{JobRunner, Provisioning};
 use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
 use crate::oidc::OidcProviders;
+use crate::provision::kubernetes::{KubeSetupError, KubernetesProvisioner};
 use crate::provision::{SharedProvisioner, gitops::GitOpsProvisioner, webhook::WebhookProvisioner};
 use crate::storage::{self, OpenError, Store};
 use crate::{seed, sessions};
@@ -50,6 +51,9 @@ pub enum StartupError {
     /// The mail transport cannot be set up.
     #[error(transparent)]
     Mail(#[from] MailSetupError),
+    /// The Kubernetes backend cannot be set up.
+    #[error(transparent)]
+    Kubernetes(#[from] KubeSetupError),
     /// The listener has no local address.
     #[error("cannot read the listening address")]
     Listener(#[source] std::io::Error),
@@ -218,7 +222,7 @@ impl Application {
             store.clone(),
             mailer,
             Provisioning {
-                backend: provisioner(&config.provisioner),
+                backend: provisioner(&config.provisioner).await?,
                 cluster: config.cluster.clone(),
                 mail: Arc::new(TemplateRenderer::new(&config.base_url)),
                 metrics: metrics_for_jobs,
@@ -379,13 +383,16 @@ async fn shutdown_signal() {
 }
 
 /// The configured provisioning backend.
-fn provisioner(config: &ProvisionerConfig) -> SharedProvisioner {
-    match config {
+async fn provisioner(config: &ProvisionerConfig) -> Result<SharedProvisioner, StartupError> {
+    Ok(match config {
         ProvisionerConfig::GitOps { dir, commit } => Arc::new(GitOpsProvisioner::new(dir.clone(), *commit)),
+        ProvisionerConfig::Kubernetes { source, timeout } => {
+            Arc::new(KubernetesProvisioner::connect(source, *timeout).await?)
+        }
         ProvisionerConfig::Webhook { url, secret, timeout } => {
             Arc::new(WebhookProvisioner::new(url.clone(), secret.clone(), *timeout))
         }
-    }
+    })
 }
 
 /// Queues the admins' daily digest once a day (whichever Berth process gets there first); checks every minute.

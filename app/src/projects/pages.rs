@@ -116,7 +116,7 @@ fn ProjectDetails(project: ProjectView, reprovision: ServerAction<ReprovisionPro
         view! {
             <div class="notice notice-error" role="alert">
                 <h2>"Provisioning failed"</h2>
-                <p>"Berth gave up after repeated attempts. The admins have been told."</p>
+                <p>"Berth stopped trying: after repeated attempts, or at once when trying again cannot help. The admins have been told."</p>
                 {project.provision_error.clone().map(|error| view! { <p class="prose-text">"Last error: " {error}</p> })}
             </div>
         }

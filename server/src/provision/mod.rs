@@ -3,6 +3,7 @@
 //! drives them. The job reads the project when it runs, so one job applies however many changes were queued.
 
 pub mod gitops;
+pub mod kubernetes;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -194,6 +194,10 @@ pub struct TestOptions {
     pub job_first_retry_seconds: Option<u64>,
     /// Job lease, seconds.
     pub job_lease_seconds: Option<u64>,
+    /// The Kubernetes provisioner with this kubeconfig, instead of GitOps files.
+    pub kubeconfig: Option<PathBuf>,
+    /// How often to check active projects for drift, shorter than the settings allow (default: the settings').
+    pub drift_check: Option<Duration>,
 }
 
 /// Runs `$body` with `$pool` bound to a fresh pool of the backend `$url` names, then closes it.
@@ -283,9 +287,12 @@ impl TestApp {
             status_refresh_seconds: options.status_refresh_seconds.or(Some(86_400)),
             provisioner: Some(if options.webhook.is_some() {
                 server::config::ProvisionerKind::Webhook
+            } else if options.kubeconfig.is_some() {
+                server::config::ProvisionerKind::Kubernetes
             } else {
                 server::config::ProvisionerKind::Gitops
             }),
+            kubeconfig: options.kubeconfig.clone(),
             gitops_dir: Some(gitops_dir.clone()),
             gitops_commit: Some(options.gitops_commit),
             webhook_url: options.webhook.as_ref().map(|(url, _)| url.clone()),
@@ -300,6 +307,10 @@ impl TestApp {
         if let Some((idle, lifetime)) = options.sessions {
             // Below the settings' minimum (minutes and hours), so that timeouts can be watched in real time.
             config.sessions = server::config::SessionSettings { idle, lifetime };
+        }
+        if let Some(period) = options.drift_check {
+            // Below the settings' minimum (a minute), so that a drift check can be watched.
+            config.jobs.drift_check = Some(period);
         }
         let app = Application::build(config, listener).await.expect("the app builds");
         let (stop, stopped) = oneshot::channel();

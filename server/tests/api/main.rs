@@ -12,6 +12,7 @@ mod binary;
 mod hardening;
 mod helpers;
 mod http;
+mod kubernetes;
 mod oidc;
 mod outage;
 mod peers;
