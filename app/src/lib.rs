@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("projects") view={Lazy::<ProjectsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("projects"), ParamSegment("name")) view={Lazy::<ProjectRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("invitations"), StaticSegment("accept")) view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
@@ -125,6 +126,7 @@ lazy_pages! {
     AdminJobsRoute => jobs::pages::AdminJobsPage,
     ProjectsRoute => projects::pages::ProjectsPage,
     ProjectRoute => projects::pages::ProjectPage,
+    InvitationRoute => projects::member_pages::InvitationPage,
 }
 
 /// Browser entry point: hydrates the server-rendered page.

@@ -14,7 +14,8 @@ function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-function newestLinkTo(address: string): string | undefined {
+/** The newest link in mail to `address` that matches `pattern`. */
+function newestMailLink(address: string, pattern: RegExp): string | undefined {
   const files = readdirSync(mailDir)
     .filter((name) => name.endsWith(".eml"))
     .map((name) => join(mailDir, name))
@@ -24,10 +25,14 @@ function newestLinkTo(address: string): string | undefined {
       .replace(/=\r?\n/g, "")
       .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
     if (!text.includes(`To: ${address}`)) continue;
-    const link = text.match(/https?:\/\/[^\s"<>]+\/signin\/link\?token=[A-Za-z0-9_-]+/)?.[0];
+    const link = text.match(pattern)?.[0];
     if (link) return link;
   }
   return undefined;
+}
+
+function newestLinkTo(address: string): string | undefined {
+  return newestMailLink(address, /https?:\/\/[^\s"<>]+\/signin\/link\?token=[A-Za-z0-9_-]+/);
 }
 
 /** Signs in by e-mail link (completing sign-up for a new account). */
@@ -67,8 +72,8 @@ async function axe(page: Page, label: string) {
   expect(results.violations.map((v) => `${label}: ${v.id}: ${v.help}`)).toEqual([]);
 }
 
-/** The whole flow: apply, changes requested, edit and resubmit, approved with a changed quota. */
-async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibility: boolean) {
+/** The whole flow: apply, changes requested, edit and resubmit, approved with a changed quota; returns the project. */
+async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibility: boolean): Promise<string> {
   const name = unique("lab");
   const address = `${name}@example.org`;
   await signIn(applicant, address);
@@ -150,14 +155,46 @@ async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibili
   if (checkAccessibility) await axe(applicant, "the project page");
   await applicant.getByRole("link", { name: `Application ${id}` }).click();
   await expect(applicant).toHaveURL(new RegExp(`/applications/${id}$`));
+  return name;
 }
 
-test("an application is reviewed, changed, resubmitted and approved with another quota", async ({ browser }) => {
-  // The whole review and provisioning flow, with four accessibility scans, takes longer than one page's test.
-  test.setTimeout(90_000);
+/** The project's manager invites a new person as a viewer, who signs up, accepts and appears on the project. */
+async function inviteAndJoin(manager: Page, guest: Page, project: string, checkAccessibility: boolean) {
+  const address = `${unique("guest")}@example.org`;
+  await manager.goto(`/projects/${project}`);
+  await manager.getByLabel("E-mail address").fill(address);
+  await manager.getByLabel("Role", { exact: true }).selectOption("viewer");
+  await manager.getByRole("button", { name: "Send the invitation" }).click();
+  await expect(manager.getByRole("row", { name: new RegExp(address) })).toContainText("Viewer");
+  if (checkAccessibility) await axe(manager, "the project page of a manager");
+  let link: string | undefined;
+  await expect
+    .poll(() => {
+      link = newestMailLink(address, /https?:\/\/[^\s"<>]+\/invitations\/accept\?token=[A-Za-z0-9_-]+/);
+      return link !== undefined;
+    }, { timeout: 10_000 })
+    .toBe(true);
+
+  await signIn(guest, address);
+  await guest.goto(link!);
+  if (checkAccessibility) await axe(guest, "the invitation page");
+  await guest.getByRole("button", { name: `Join ${project}` }).click();
+  await expect(guest).toHaveURL(new RegExp(`/projects/${project}$`));
+  await expect(guest.getByRole("row", { name: new RegExp(address) })).toContainText("Viewer");
+  await expect(guest.getByText(`${address} joined as viewer`)).toBeVisible();
+  await expect(guest.getByRole("button", { name: "Send the invitation" })).toHaveCount(0);
+  await manager.goto(`/projects/${project}`);
+  await expect(manager.getByRole("row", { name: new RegExp(address) })).toContainText("view");
+}
+
+test("an application is reviewed, changed, resubmitted and approved with another quota; the manager invites a viewer", async ({ browser }) => {
+  // The whole review, provisioning and invitation flow, with seven accessibility scans, takes longer than one page's
+  // test.
+  test.setTimeout(150_000);
   const applicant = await (await browser.newContext()).newPage();
   const admin = await (await browser.newContext()).newPage();
-  await applyReviewApprove(applicant, admin, true);
+  const project = await applyReviewApprove(applicant, admin, true);
+  await inviteAndJoin(applicant, await (await browser.newContext()).newPage(), project, true);
 });
 
 test("the form checks fields as the user types once hydrated", async ({ page }) => {
@@ -176,10 +213,11 @@ test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
   test("the same flow works with plain forms", async ({ browser }) => {
-    test.setTimeout(90_000);
+    test.setTimeout(150_000);
     const options = { javaScriptEnabled: false };
     const applicant = await (await browser.newContext(options)).newPage();
     const admin = await (await browser.newContext(options)).newPage();
-    await applyReviewApprove(applicant, admin, false);
+    const project = await applyReviewApprove(applicant, admin, false);
+    await inviteAndJoin(applicant, await (await browser.newContext(options)).newPage(), project, false);
   });
 });

@@ -279,6 +279,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "BERTH_JOB_FIRST_RETRY_SECONDS", value_name = "SECONDS", global = true)]
     pub job_first_retry_seconds: Option<u64>,
 
+    /// Days an invitation to join a project works (1 to 90). [default: 7]
+    #[arg(long, env = "BERTH_INVITATION_DAYS", value_name = "DAYS", global = true)]
+    pub invitation_days: Option<u32>,
+
     /// Minutes between drift checks, which compare active projects with what the backend holds; 0 turns them
     /// off. [default: 10]
     #[arg(long, env = "BERTH_DRIFT_CHECK_MINUTES", value_name = "MINUTES", global = true)]
@@ -345,6 +349,7 @@ struct FileSettings {
     job_poll_seconds: Option<u64>,
     job_first_retry_seconds: Option<u64>,
     drift_check_minutes: Option<u64>,
+    invitation_days: Option<u32>,
     /// The objects every project gets (file only).
     cluster: Option<ClusterFile>,
     #[serde(default)]
@@ -407,6 +412,8 @@ pub struct Config {
     pub provisioner: ProvisionerConfig,
     /// The objects every project gets.
     pub cluster: app::projects::ssr::desired::ClusterSettings,
+    /// Members and invitations.
+    pub projects: app::projects::ssr::ProjectSettings,
     /// How background jobs are run.
     pub jobs: crate::jobs::JobSettings,
 }
@@ -689,6 +696,13 @@ impl Config {
         let applications = parse_application_settings(&args, &file)?;
         let provisioner = parse_provisioner(&args, &file)?;
         let cluster = parse_cluster(&args, &file)?;
+        let invitation_days = args.invitation_days.or(file.invitation_days).unwrap_or(7);
+        if !(1..=90).contains(&invitation_days) {
+            return Err(invalid("invitation-days", format!("{invitation_days} is not between 1 and 90")));
+        }
+        let projects = app::projects::ssr::ProjectSettings {
+            invitation_lifetime: chrono::Duration::days(i64::from(invitation_days)),
+        };
         let jobs = parse_jobs(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
@@ -765,6 +779,7 @@ impl Config {
             applications,
             provisioner,
             cluster,
+            projects,
             jobs,
             listen,
             database_url,

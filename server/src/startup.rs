@@ -155,7 +155,11 @@ impl Application {
             status: Arc::clone(&status),
             auth: Arc::clone(&auth),
             applications: Arc::clone(&applications),
-            projects: Arc::new(app::projects::ssr::ProjectService::new(store.clone())),
+            projects: Arc::new(app::projects::ssr::ProjectService::new(
+                store.clone(),
+                Arc::new(TemplateRenderer::new(&config.base_url)),
+                config.projects.clone(),
+            )),
             jobs: Arc::new(app::jobs::ssr::JobAdminService::new(store.clone())),
             providers,
         };

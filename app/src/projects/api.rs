@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use super::members::InvitationPreview;
 use super::view::{ProjectSummary, ProjectView};
 use crate::error::AppError;
 
@@ -27,4 +28,60 @@ pub async fn get_project(name: String) -> Result<ProjectView, AppError> {
 pub async fn reprovision_project(name: String) -> Result<(), AppError> {
     let (state, auth, request) = signed_in()?;
     state.projects.reprovision(&auth.user, &name, &request).await.map_err(respond_with_error)
+}
+
+/// A manager (or an admin) invites somebody to the project by e-mail.
+#[server(prefix = "/api", endpoint = "project_invite")]
+pub async fn invite_member(name: String, email: String, role: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.invite(&auth.user, &name, &email, &role, &request).await.map_err(respond_with_error)
+}
+
+/// A manager sends an open invitation again, with a new link.
+#[server(prefix = "/api", endpoint = "project_invitation_resend")]
+pub async fn resend_invitation(name: String, invitation_id: i64) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.resend_invitation(&auth.user, &name, invitation_id, &request).await.map_err(respond_with_error)
+}
+
+/// A manager revokes an open invitation.
+#[server(prefix = "/api", endpoint = "project_invitation_revoke")]
+pub async fn revoke_invitation(name: String, invitation_id: i64) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.revoke_invitation(&auth.user, &name, invitation_id, &request).await.map_err(respond_with_error)
+}
+
+/// A manager gives a member another role.
+#[server(prefix = "/api", endpoint = "project_member_role")]
+pub async fn change_member_role(name: String, user_id: i64, role: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.change_role(&auth.user, &name, user_id, &role, &request).await.map_err(respond_with_error)
+}
+
+/// A manager removes a member, or a member leaves (their own id); leaving goes to the projects list.
+#[server(prefix = "/api", endpoint = "project_member_remove")]
+pub async fn remove_member(name: String, user_id: i64) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.remove_member(&auth.user, &name, user_id, &request).await.map_err(respond_with_error)?;
+    if user_id == auth.user.id {
+        leptos_axum::redirect("/projects");
+    }
+    Ok(())
+}
+
+/// What an invitation link is, for whoever opened it (signed in or not).
+#[server(prefix = "/api", endpoint = "invitation")]
+pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError> {
+    let state = crate::ssr::app_state()?;
+    let viewer = crate::ssr::authenticated().map(|auth| auth.user);
+    state.projects.invitation_preview(viewer.as_ref(), &token, chrono::Utc::now()).await.map_err(respond_with_error)
+}
+
+/// The signed-in, invited person accepts; then their new project's page is shown.
+#[server(prefix = "/api", endpoint = "invitation_accept")]
+pub async fn accept_invitation(token: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    let project = state.projects.accept_invitation(&auth.user, &token, &request).await.map_err(respond_with_error)?;
+    leptos_axum::redirect(&format!("/projects/{project}"));
+    Ok(())
 }

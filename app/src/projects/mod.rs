@@ -3,6 +3,8 @@
 //! backend applies.
 
 pub mod api;
+pub mod member_pages;
+pub mod members;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]

@@ -5,6 +5,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::api::{ReprovisionProject, get_project, get_projects};
+use super::member_pages::{HistorySection, MemberActions, MembersSection};
 use super::model::ProjectState;
 use super::view::{AttemptView, ProjectSummary, ProjectView};
 use crate::applications::model::RESOURCES;
@@ -70,9 +71,10 @@ pub fn ProjectPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let reprovision = ServerAction::<ReprovisionProject>::new();
+    let members = MemberActions::new();
     let (tick, set_tick) = signal(0u32);
     let project = Resource::new_blocking(
-        move || (name(), reprovision.version().get(), tick.get()),
+        move || (name(), reprovision.version().get(), members.versions(), tick.get()),
         |(name, ..)| get_project(name),
     );
     // Only in the browser: effects do not run on the server.
@@ -87,7 +89,7 @@ pub fn ProjectPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match project.await {
-                    Ok(project) => view! { <ProjectDetails project reprovision/> }.into_any(),
+                    Ok(project) => view! { <ProjectDetails project reprovision members/> }.into_any(),
                     Err(error) => view! { <h1>"Project"</h1> <ErrorNotice error/> }.into_any(),
                 }
             })}
@@ -101,7 +103,11 @@ fn waits(project: &ProjectView) -> bool {
 }
 
 #[component]
-fn ProjectDetails(project: ProjectView, reprovision: ServerAction<ReprovisionProject>) -> impl IntoView {
+fn ProjectDetails(
+    project: ProjectView,
+    reprovision: ServerAction<ReprovisionProject>,
+    members: MemberActions,
+) -> impl IntoView {
     let reprovision_error = move || reprovision.value().get().and_then(Result::err);
     let progress = waits(&project).then(|| {
         let text = if project.state == ProjectState::Provisioning {
@@ -157,21 +163,7 @@ fn ProjectDetails(project: ProjectView, reprovision: ServerAction<ReprovisionPro
                 <p class="hint">"While the project is suspended its quota on the cluster is zero."</p>
             })}
         </section>
-        <section class="card" aria-labelledby="members-heading">
-            <h2 id="members-heading">"Members"</h2>
-            <table class="data stacked">
-                <thead><tr><th scope="col">"Member"</th><th scope="col">"Role"</th><th scope="col">"Cluster role"</th></tr></thead>
-                <tbody>
-                    {project.members.iter().map(|member| view! {
-                        <tr>
-                            <td data-label="Member">{member.name.clone().map_or_else(|| member.email.clone(), |name| format!("{name} <{}>", member.email))}</td>
-                            <td data-label="Role">{member.role.label()}</td>
-                            <td data-label="Cluster role"><code>{member.role.cluster_role()}</code></td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </section>
+        <MembersSection project=project.clone() actions=members/>
         {project.drift.clone().map(|drift| view! {
             <section class="card" aria-labelledby="drift-heading">
                 <h2 id="drift-heading">"Drift check"</h2>
@@ -193,8 +185,9 @@ fn ProjectDetails(project: ProjectView, reprovision: ServerAction<ReprovisionPro
                 <p class="hint">"Applies the project's objects to the cluster again (after a failure, or to repair drift)."</p>
             </section>
         })}
-        <section class="card" aria-labelledby="history-heading">
-            <h2 id="history-heading">"Provisioning history"</h2>
+        <HistorySection events=project.events.clone()/>
+        <section class="card" aria-labelledby="attempts-heading">
+            <h2 id="attempts-heading">"Provisioning history"</h2>
             <AttemptTable attempts=project.attempts.clone()/>
         </section>
     }

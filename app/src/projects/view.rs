@@ -3,6 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::members::{InvitationView, ProjectEventView};
 use super::model::{MemberRole, ProjectState};
 use crate::applications::model::Quota;
 
@@ -107,6 +108,21 @@ pub struct ProjectView {
     pub attempts: Vec<AttemptView>,
     /// The last drift check, if the backend can check.
     pub drift: Option<DriftView>,
+    /// Open invitations (shown to managers and admins; empty for others).
+    pub invitations: Vec<InvitationView>,
+    /// The project's history, newest first.
+    pub events: Vec<ProjectEventView>,
     /// Whether the viewer is an admin (who may reprovision).
     pub viewer_is_admin: bool,
+    /// The viewer's user id.
+    pub viewer_id: i64,
+    /// The viewer's role in the project, if they are a member.
+    pub viewer_role: Option<MemberRole>,
+}
+
+impl ProjectView {
+    /// Whether the viewer may invite, change roles and remove members.
+    pub fn viewer_manages(&self) -> bool {
+        super::members::may(super::members::MemberAction::Invite, self.viewer_role, self.viewer_is_admin)
+    }
 }

@@ -50,6 +50,45 @@ pub(crate) const SELECT_ADMIN_ADDRESSES: &str = "SELECT email FROM users \
      WHERE role = 'admin' AND disabled_at IS NULL AND email IS NOT NULL ORDER BY id";
 pub(crate) const SET_DRIFT: &str = "UPDATE projects SET drift = $2, drift_checked_at = $3 WHERE id = $1";
 
+// Members and invitations.
+pub(crate) const SELECT_OPEN_INVITATIONS: &str = "SELECT i.id, i.email, i.role, COALESCE(u.email, '') AS invited_by, \
+     i.sent_at, i.expires_at FROM project_invitations i JOIN users u ON u.id = i.invited_by \
+     WHERE i.project_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.email";
+pub(crate) const SELECT_EVENTS: &str = "SELECT e.at, COALESCE(u.email, 'Berth') AS actor, e.summary \
+     FROM project_events e LEFT JOIN users u ON u.id = e.actor_id WHERE e.project_id = $1 ORDER BY e.id DESC LIMIT $2";
+pub(crate) const INSERT_EVENT: &str =
+    "INSERT INTO project_events (project_id, at, actor_id, kind, summary) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const IS_MEMBER_BY_EMAIL: &str = "SELECT COUNT(*) FROM project_members m JOIN users u ON u.id = m.user_id \
+     WHERE m.project_id = $1 AND u.email = $2";
+pub(crate) const HAS_OPEN_INVITATION: &str = "SELECT COUNT(*) FROM project_invitations \
+     WHERE project_id = $1 AND email = $2 AND accepted_at IS NULL AND revoked_at IS NULL";
+pub(crate) const INSERT_INVITATION: &str = "INSERT INTO project_invitations \
+     (project_id, email, role, token_hash, invited_by, created_at, sent_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7)";
+pub(crate) const RESEND_INVITATION: &str = "UPDATE project_invitations SET token_hash = $3, sent_at = $4, \
+     expires_at = $5 WHERE id = $2 AND project_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
+     RETURNING email";
+pub(crate) const REVOKE_INVITATION: &str = "UPDATE project_invitations SET revoked_at = $3 \
+     WHERE id = $2 AND project_id = $1 AND accepted_at IS NULL AND revoked_at IS NULL RETURNING email";
+pub(crate) const SELECT_INVITATION_BY_HASH: &str = "SELECT i.id, i.project_id, p.name AS project, p.title, \
+     p.state AS project_state, i.email, i.role, COALESCE(u.email, '') AS invited_by, i.expires_at, i.accepted_at, \
+     i.revoked_at FROM project_invitations i JOIN projects p ON p.id = i.project_id \
+     JOIN users u ON u.id = i.invited_by WHERE i.token_hash = $1";
+// Used up only while open: of two people (or two tabs) accepting at once, one succeeds.
+pub(crate) const USE_INVITATION: &str = "UPDATE project_invitations SET accepted_at = $2, accepted_by = $3 \
+     WHERE id = $1 AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+     RETURNING project_id, role, email";
+pub(crate) const MEMBER_ROLE: &str = "SELECT role FROM project_members WHERE project_id = $1 AND user_id = $2";
+pub(crate) const MEMBER_EMAIL: &str = "SELECT COALESCE(email, 'user-' || id) FROM users WHERE id = $1";
+pub(crate) const COUNT_MANAGERS: &str =
+    "SELECT COUNT(*) FROM project_members WHERE project_id = $1 AND role = 'manager'";
+pub(crate) const INSERT_MEMBER: &str =
+    "INSERT INTO project_members (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const SET_MEMBER_ROLE: &str = "UPDATE project_members SET role = $3 WHERE project_id = $1 AND user_id = $2";
+pub(crate) const DELETE_MEMBER: &str = "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2";
+/// Events a project page lists.
+pub(crate) const EVENTS_SHOWN: i64 = 100;
+
 /// Implements `ProjectStore` and `ProvisioningStore` for a store type with `pool`, `begin_write()`, `jobs_waker`
 /// and the account store's `insert_audit` and `insert_mail`; `$lock` locks the project row read by the statement it
 /// ends (`" FOR UPDATE"` on PostgreSQL; SQLite's write transaction holds the whole database).
@@ -78,6 +117,60 @@ macro_rules! impl_project_store {
                 .await
                 .map_err(store_error)?;
                 $crate::storage::rows::project_specs(projects, members)
+            }
+
+            /// Holds the project's row until the transaction ends (PostgreSQL; SQLite's write transaction holds
+            /// the whole database already).
+            async fn lock_project(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                project_id: i64,
+            ) -> Result<(), app::error::StoreError> {
+                sqlx::query(concat!("SELECT id FROM projects WHERE id = $1", $lock))
+                    .bind(project_id)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(())
+            }
+
+            /// A change the cluster must follow: a new generation, and the provisioning job (a no-op while one
+            /// waits: it reads the newest generation when it runs).
+            async fn queue_provisioning(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                project_id: i64,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::error::StoreError> {
+                use $crate::storage::store_error;
+                sqlx::query($crate::storage::projects_sql::BUMP_GENERATION)
+                    .bind(project_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                Self::insert_job(&mut *conn, &$crate::jobs::JobPayload::ProvisionProject { project_id }, now)
+                    .await
+                    .map_err(store_error)?;
+                Ok(())
+            }
+
+            /// A line of the project's history, by the audit entry's actor.
+            async fn insert_project_event(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                project_id: i64,
+                audit: &app::auth::ssr::NewAuditEntry,
+                kind: &str,
+                summary: &str,
+            ) -> Result<(), app::error::StoreError> {
+                sqlx::query($crate::storage::projects_sql::INSERT_EVENT)
+                    .bind(project_id)
+                    .bind(audit.at)
+                    .bind(audit.actor_id)
+                    .bind(kind)
+                    .bind(summary)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(())
             }
         }
 
@@ -128,8 +221,19 @@ macro_rules! impl_project_store {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(store_error)?;
+                let invitations = sqlx::query_as::<_, $crate::storage::rows::InvitationRow>(SELECT_OPEN_INVITATIONS)
+                    .bind(project.id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let events = sqlx::query_as::<_, $crate::storage::rows::EventRow>(SELECT_EVENTS)
+                    .bind(project.id)
+                    .bind(EVENTS_SHOWN)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
-                project.into_view(members, attempts).map(Some)
+                project.into_view(members, attempts, invitations, events).map(Some)
             }
 
             async fn reprovision(
@@ -152,10 +256,244 @@ macro_rules! impl_project_store {
                 Self::insert_job(&mut tx, &$crate::jobs::JobPayload::ProvisionProject { project_id }, audit.at)
                     .await
                     .map_err(store_error)?;
+                Self::insert_project_event(&mut tx, project_id, audit, "reprovision", "queued the project's provisioning again")
+                    .await?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 self.jobs_waker.notify_one();
                 Ok(true)
+            }
+
+            async fn invite(
+                &self,
+                invitation: &app::projects::ssr::NewInvitation,
+                mail: &app::auth::ssr::OutgoingMail,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<app::projects::ssr::InviteOutcome, app::error::StoreError> {
+                use app::projects::ssr::InviteOutcome;
+                use $crate::storage::projects_sql::*;
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                Self::lock_project(&mut tx, invitation.project_id).await?;
+                let members: i64 = sqlx::query_scalar(IS_MEMBER_BY_EMAIL)
+                    .bind(invitation.project_id)
+                    .bind(&invitation.email)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if members > 0 {
+                    return Ok(InviteOutcome::AlreadyMember);
+                }
+                let open: i64 = sqlx::query_scalar(HAS_OPEN_INVITATION)
+                    .bind(invitation.project_id)
+                    .bind(&invitation.email)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if open > 0 {
+                    return Ok(InviteOutcome::AlreadyInvited);
+                }
+                sqlx::query(INSERT_INVITATION)
+                    .bind(invitation.project_id)
+                    .bind(&invitation.email)
+                    .bind(invitation.role.as_str())
+                    .bind(&invitation.token_hash)
+                    .bind(invitation.invited_by)
+                    .bind(audit.at)
+                    .bind(invitation.expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let summary = format!("invited {} as {}", invitation.email, invitation.role.label().to_lowercase());
+                Self::insert_project_event(&mut tx, invitation.project_id, audit, "invite", &summary).await?;
+                Self::insert_mail(&mut tx, mail, audit.at).await.map_err(store_error)?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
+                Ok(InviteOutcome::Invited)
+            }
+
+            async fn resend_invitation(
+                &self,
+                project_id: i64,
+                invitation_id: i64,
+                token_hash: &str,
+                expires_at: chrono::DateTime<chrono::Utc>,
+                mail: &app::auth::ssr::OutgoingMail,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::projects_sql::*;
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let email: Option<String> = sqlx::query_scalar(RESEND_INVITATION)
+                    .bind(project_id)
+                    .bind(invitation_id)
+                    .bind(token_hash)
+                    .bind(audit.at)
+                    .bind(expires_at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(email) = email else { return Ok(false) };
+                let summary = format!("sent the invitation of {email} again (the earlier link no longer works)");
+                Self::insert_project_event(&mut tx, project_id, audit, "invitation_resend", &summary).await?;
+                Self::insert_mail(&mut tx, mail, audit.at).await.map_err(store_error)?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
+                Ok(true)
+            }
+
+            async fn revoke_invitation(
+                &self,
+                project_id: i64,
+                invitation_id: i64,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::projects_sql::*;
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let email: Option<String> = sqlx::query_scalar(REVOKE_INVITATION)
+                    .bind(project_id)
+                    .bind(invitation_id)
+                    .bind(audit.at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(email) = email else { return Ok(false) };
+                Self::insert_project_event(&mut tx, project_id, audit, "invitation_revoke", &format!("revoked the invitation of {email}"))
+                    .await?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn invitation(
+                &self,
+                token_hash: &str,
+            ) -> Result<Option<app::projects::ssr::InvitationRecord>, app::error::StoreError> {
+                sqlx::query_as::<_, $crate::storage::rows::InvitationRecordRow>(
+                    $crate::storage::projects_sql::SELECT_INVITATION_BY_HASH,
+                )
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err($crate::storage::store_error)?
+                .map($crate::storage::rows::InvitationRecordRow::into_record)
+                .transpose()
+            }
+
+            async fn accept_invitation(
+                &self,
+                invitation_id: i64,
+                user_id: i64,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<app::projects::ssr::AcceptOutcome, app::error::StoreError> {
+                use app::projects::ssr::AcceptOutcome;
+                use $crate::storage::projects_sql::*;
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let used: Option<(i64, String, String)> = sqlx::query_as(USE_INVITATION)
+                    .bind(invitation_id)
+                    .bind(audit.at)
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some((project_id, role, email)) = used else { return Ok(AcceptOutcome::Gone) };
+                Self::lock_project(&mut tx, project_id).await?;
+                let current: Option<String> = sqlx::query_scalar(MEMBER_ROLE)
+                    .bind(project_id)
+                    .bind(user_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if current.is_some() {
+                    tx.commit().await.map_err(store_error)?;
+                    return Ok(AcceptOutcome::AlreadyMember);
+                }
+                sqlx::query(INSERT_MEMBER)
+                    .bind(project_id)
+                    .bind(user_id)
+                    .bind(&role)
+                    .bind(audit.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let label = $crate::storage::rows::member_role_of(&role)?.label().to_lowercase();
+                Self::insert_project_event(&mut tx, project_id, audit, "join", &format!("{email} joined as {label}")).await?;
+                Self::queue_provisioning(&mut tx, project_id, audit.at).await?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
+                Ok(AcceptOutcome::Joined)
+            }
+
+            async fn change_member(
+                &self,
+                change: &app::projects::ssr::MemberChange,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<app::projects::ssr::MemberOutcome, app::error::StoreError> {
+                use app::projects::ssr::MemberOutcome;
+                use $crate::storage::projects_sql::*;
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                Self::lock_project(&mut tx, change.project_id).await?;
+                let current: Option<String> = sqlx::query_scalar(MEMBER_ROLE)
+                    .bind(change.project_id)
+                    .bind(change.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(current) = current else { return Ok(MemberOutcome::NotMember) };
+                let current = $crate::storage::rows::member_role_of(&current)?;
+                if change.role == Some(current) {
+                    return Ok(MemberOutcome::Unchanged);
+                }
+                let managers: i64 = sqlx::query_scalar(COUNT_MANAGERS)
+                    .bind(change.project_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if current == app::projects::model::MemberRole::Manager && managers <= 1 {
+                    return Ok(MemberOutcome::LastManager);
+                }
+                let email: String = sqlx::query_scalar(MEMBER_EMAIL)
+                    .bind(change.user_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let (kind, summary) = match change.role {
+                    Some(role) => {
+                        sqlx::query(SET_MEMBER_ROLE)
+                            .bind(change.project_id)
+                            .bind(change.user_id)
+                            .bind(role.as_str())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                        ("member_role", format!("made {email} {}", role.label().to_lowercase()))
+                    }
+                    None => {
+                        sqlx::query(DELETE_MEMBER)
+                            .bind(change.project_id)
+                            .bind(change.user_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                        if audit.actor_id == Some(change.user_id) {
+                            ("leave", "left the project".to_owned())
+                        } else {
+                            ("member_remove", format!("removed {email}"))
+                        }
+                    }
+                };
+                Self::insert_project_event(&mut tx, change.project_id, audit, kind, &summary).await?;
+                Self::queue_provisioning(&mut tx, change.project_id, audit.at).await?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
+                Ok(MemberOutcome::Done)
             }
         }
 

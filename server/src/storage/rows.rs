@@ -516,7 +516,7 @@ fn project_state_of(text: &str) -> Result<app::projects::model::ProjectState, St
     app::projects::model::ProjectState::parse(text).ok_or_else(|| corrupt(format!("unknown project state {text:?}")))
 }
 
-fn member_role_of(text: &str) -> Result<app::projects::model::MemberRole, StoreError> {
+pub(crate) fn member_role_of(text: &str) -> Result<app::projects::model::MemberRole, StoreError> {
     app::projects::model::MemberRole::parse(text).ok_or_else(|| corrupt(format!("unknown member role {text:?}")))
 }
 
@@ -600,7 +600,10 @@ impl ProjectRow {
         self,
         members: Vec<MemberRow>,
         attempts: Vec<AttemptRow>,
+        invitations: Vec<InvitationRow>,
+        events: Vec<EventRow>,
     ) -> Result<app::projects::view::ProjectView, StoreError> {
+        use app::projects::members::{InvitationView, ProjectEventView};
         use app::projects::view::{AttemptView, DriftView, MemberView, ProjectView};
         let drift = match (self.drift, self.drift_checked_at) {
             (Some(text), Some(checked_at)) => Some(DriftView {
@@ -649,7 +652,76 @@ impl ProjectRow {
                 })
                 .collect(),
             drift,
+            invitations: invitations
+                .into_iter()
+                .map(|row| {
+                    Ok(InvitationView {
+                        id: row.id,
+                        role: member_role_of(&row.role)?,
+                        email: row.email,
+                        invited_by: row.invited_by,
+                        sent_at: row.sent_at,
+                        expires_at: row.expires_at,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?,
+            events: events
+                .into_iter()
+                .map(|row| ProjectEventView { at: row.at, actor: row.actor, summary: row.summary })
+                .collect(),
             viewer_is_admin: false,
+            viewer_id: 0,
+            viewer_role: None,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct InvitationRow {
+    pub id: i64,
+    pub email: String,
+    pub role: String,
+    pub invited_by: String,
+    pub sent_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub summary: String,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct InvitationRecordRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub title: String,
+    pub project_state: String,
+    pub email: String,
+    pub role: String,
+    pub invited_by: String,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl InvitationRecordRow {
+    pub(crate) fn into_record(self) -> Result<app::projects::ssr::InvitationRecord, StoreError> {
+        Ok(app::projects::ssr::InvitationRecord {
+            id: self.id,
+            project_id: self.project_id,
+            project: self.project,
+            title: self.title,
+            project_state: project_state_of(&self.project_state)?,
+            email: self.email,
+            role: member_role_of(&self.role)?,
+            invited_by: self.invited_by,
+            expires_at: self.expires_at,
+            accepted_at: self.accepted_at,
+            revoked_at: self.revoked_at,
         })
     }
 }

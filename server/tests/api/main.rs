@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod http;
 mod kubernetes;
+mod members;
 mod oidc;
 mod outage;
 mod peers;

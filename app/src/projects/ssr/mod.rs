@@ -7,9 +7,18 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use chrono::{DateTime, Utc};
+
+use super::members::{
+    InvitationPreview, InvitationStatus, LAST_MANAGER, MemberAction, hide_address, keeps_a_manager, may,
+};
+use super::model::{MemberRole, ProjectState};
 use super::view::{ProjectSummary, ProjectView};
 use crate::auth::model::Role;
-use crate::auth::ssr::{NewAuditEntry, RequestInfo, User};
+use crate::auth::ssr::{
+    MailNotice, MailRenderer, NewAuditEntry, OutgoingMail, RequestInfo, User, new_token, token_hash,
+};
+use crate::email::EmailAddress;
 use crate::error::{AppError, StoreError};
 
 /// Storage of the project pages.
@@ -24,26 +33,192 @@ pub trait ProjectStore: Send + Sync + 'static {
     /// Queues the project's provisioning job again (a new generation), with its audit row; false when there is no
     /// such project.
     async fn reprovision(&self, project_id: i64, audit: &NewAuditEntry) -> Result<bool, StoreError>;
+
+    /// Records an invitation, queues its mail, and writes its event and audit row, in one transaction; unless the
+    /// address already belongs to a member or has an open invitation.
+    async fn invite(
+        &self,
+        invitation: &NewInvitation,
+        mail: &OutgoingMail,
+        audit: &NewAuditEntry,
+    ) -> Result<InviteOutcome, StoreError>;
+
+    /// Gives open invitation `invitation_id` of project `project_id` a new link (`token_hash`) that works until
+    /// `expires_at`, and queues its mail; false when there is no such open invitation.
+    async fn resend_invitation(
+        &self,
+        project_id: i64,
+        invitation_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+        mail: &OutgoingMail,
+        audit: &NewAuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// Revokes open invitation `invitation_id` of project `project_id`; false when there is no such open one.
+    async fn revoke_invitation(
+        &self,
+        project_id: i64,
+        invitation_id: i64,
+        audit: &NewAuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// The invitation whose link's token hashes to `token_hash`, in whatever state.
+    async fn invitation(&self, token_hash: &str) -> Result<Option<InvitationRecord>, StoreError>;
+
+    /// Makes `user_id` a member through invitation `invitation_id`, if it is still open at `audit.at`: the
+    /// invitation is used up, the membership made, the provisioning job queued (a new generation), with the event
+    /// and audit row, in one transaction.
+    async fn accept_invitation(
+        &self,
+        invitation_id: i64,
+        user_id: i64,
+        audit: &NewAuditEntry,
+    ) -> Result<AcceptOutcome, StoreError>;
+
+    /// Changes a member's role or removes them, keeping at least one manager (checked in the transaction that
+    /// makes the change), and queues the provisioning job that changes their role binding.
+    async fn change_member(&self, change: &MemberChange, audit: &NewAuditEntry) -> Result<MemberOutcome, StoreError>;
+}
+
+/// An invitation to record.
+#[derive(Debug, Clone)]
+pub struct NewInvitation {
+    /// The project.
+    pub project_id: i64,
+    /// The address invited (lower-cased).
+    pub email: String,
+    /// The role it grants.
+    pub role: MemberRole,
+    /// The link's token, hashed.
+    pub token_hash: String,
+    /// Who invites.
+    pub invited_by: i64,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What recording an invitation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InviteOutcome {
+    /// Recorded; its mail is queued.
+    Invited,
+    /// The address belongs to a member already.
+    AlreadyMember,
+    /// The address has an open invitation (send that one again instead).
+    AlreadyInvited,
+}
+
+/// A stored invitation, as the invitation page and its acceptance need it.
+#[derive(Debug, Clone)]
+pub struct InvitationRecord {
+    /// Id.
+    pub id: i64,
+    /// The project.
+    pub project_id: i64,
+    /// Its name.
+    pub project: String,
+    /// Its title.
+    pub title: String,
+    /// Its state.
+    pub project_state: ProjectState,
+    /// The address invited.
+    pub email: String,
+    /// The role it grants.
+    pub role: MemberRole,
+    /// Who invited (an address).
+    pub invited_by: String,
+    /// When the link stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When it was used.
+    pub accepted_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl InvitationRecord {
+    /// Where it stands at `now`.
+    pub fn status(&self, now: DateTime<Utc>) -> InvitationStatus {
+        if self.accepted_at.is_some() {
+            InvitationStatus::Used
+        } else if self.revoked_at.is_some() {
+            InvitationStatus::Revoked
+        } else if self.expires_at <= now {
+            InvitationStatus::Expired
+        } else {
+            InvitationStatus::Open
+        }
+    }
+}
+
+/// What accepting an invitation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// The user is a member now.
+    Joined,
+    /// The user was a member already; the invitation is used up.
+    AlreadyMember,
+    /// The invitation was used, revoked or expired meanwhile.
+    Gone,
+}
+
+/// A change to one member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberChange {
+    /// The project.
+    pub project_id: i64,
+    /// The member.
+    pub user_id: i64,
+    /// Their new role; `None` removes them.
+    pub role: Option<MemberRole>,
+}
+
+/// What a member change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberOutcome {
+    /// Done; the provisioning job is queued.
+    Done,
+    /// They already have that role: nothing to do.
+    Unchanged,
+    /// They are not a member.
+    NotMember,
+    /// Refused: the project would be left without a manager.
+    LastManager,
+}
+
+/// Settings of projects.
+#[derive(Debug, Clone)]
+pub struct ProjectSettings {
+    /// How long an invitation link works.
+    pub invitation_lifetime: chrono::Duration,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        Self { invitation_lifetime: chrono::Duration::days(7) }
+    }
 }
 
 /// How many provisioning attempts a project page lists.
 pub const ATTEMPTS_SHOWN: u32 = 50;
 
-/// Projects as their members and admins see them.
+/// Projects as their members and admins see them, and their members.
 pub struct ProjectService {
     store: Arc<dyn ProjectStore>,
+    mail: Arc<dyn MailRenderer>,
+    settings: ProjectSettings,
 }
 
 impl std::fmt::Debug for ProjectService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProjectService").finish_non_exhaustive()
+        f.debug_struct("ProjectService").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
 impl ProjectService {
-    /// The service over `store`.
-    pub fn new(store: Arc<dyn ProjectStore>) -> Self {
-        Self { store }
+    /// The service over `store`, mailing through `mail`.
+    pub fn new(store: Arc<dyn ProjectStore>, mail: Arc<dyn MailRenderer>, settings: ProjectSettings) -> Self {
+        Self { store, mail, settings }
     }
 
     /// The user's projects; every project for an admin.
@@ -64,11 +239,259 @@ impl ProjectService {
     pub async fn view(&self, user: &User, name: &str) -> Result<ProjectView, AppError> {
         let mut project = self.store.project_by_name(name, ATTEMPTS_SHOWN).await?.ok_or(AppError::NotFound)?;
         let is_admin = user.role == Role::Admin;
-        if !is_admin && !project.members.iter().any(|member| member.user_id == user.id) {
+        let role = project.members.iter().find(|member| member.user_id == user.id).map(|member| member.role);
+        if !is_admin && role.is_none() {
             return Err(AppError::NotFound);
         }
         project.viewer_is_admin = is_admin;
+        project.viewer_id = user.id;
+        project.viewer_role = role;
+        if !project.viewer_manages() {
+            // Who else was invited is the managers' business.
+            project.invitations.clear();
+        }
         Ok(project)
+    }
+
+    /// The project `name` as `user` may act on it with `action`: 404 to people who are not members (unless admins),
+    /// 403 to members who may not.
+    async fn project_for(&self, user: &User, name: &str, action: MemberAction) -> Result<ProjectView, AppError> {
+        let project = self.view(user, name).await?;
+        if !may(action, project.viewer_role, project.viewer_is_admin) {
+            return Err(AppError::Forbidden);
+        }
+        if project.state == ProjectState::Closed {
+            return Err(AppError::Conflict { message: "The project is closed: its members no longer change.".into() });
+        }
+        Ok(project)
+    }
+
+    /// A manager (or an admin) invites `email` to the project as `role`: the link goes out by mail.
+    pub async fn invite(
+        &self,
+        user: &User,
+        name: &str,
+        email: &str,
+        role: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let address = EmailAddress::parse(email.trim()).map_err(|error| AppError::invalid("email", error))?;
+        let role = parse_role(role)?;
+        let project = self.project_for(user, name, MemberAction::Invite).await?;
+        let token = new_token();
+        let expires_at = Utc::now() + self.settings.invitation_lifetime;
+        let invitation = NewInvitation {
+            project_id: project.id,
+            email: address.as_str().to_owned(),
+            role,
+            token_hash: token_hash(&token),
+            invited_by: user.id,
+            expires_at,
+        };
+        let mail = self.invitation_mail(user, &project, &address, role, &token, expires_at);
+        let audit = NewAuditEntry::by(user, "project.invite", format!("project:{}", project.id), request).with_details(
+            serde_json::json!({ "project": project.name, "email": address.as_str(), "role": role.as_str() }),
+        );
+        match self.store.invite(&invitation, &mail, &audit).await? {
+            InviteOutcome::Invited => Ok(()),
+            InviteOutcome::AlreadyMember => {
+                Err(AppError::invalid("email", format!("{address} is a member of {} already.", project.name)))
+            }
+            InviteOutcome::AlreadyInvited => Err(AppError::invalid(
+                "email",
+                format!("{address} has an open invitation already: send it again from the list below."),
+            )),
+        }
+    }
+
+    /// A manager sends an open invitation again: a new link, valid for the whole lifetime again; the old link stops
+    /// working.
+    pub async fn resend_invitation(
+        &self,
+        user: &User,
+        name: &str,
+        invitation_id: i64,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let project = self.project_for(user, name, MemberAction::ManageInvitation).await?;
+        let invitation =
+            project.invitations.iter().find(|invitation| invitation.id == invitation_id).ok_or(AppError::NotFound)?;
+        let address = EmailAddress::parse(&invitation.email).map_err(|error| AppError::invalid("email", error))?;
+        let token = new_token();
+        let expires_at = Utc::now() + self.settings.invitation_lifetime;
+        let mail = self.invitation_mail(user, &project, &address, invitation.role, &token, expires_at);
+        let audit = NewAuditEntry::by(user, "project.invitation_resend", format!("project:{}", project.id), request)
+            .with_details(serde_json::json!({ "project": project.name, "email": invitation.email }));
+        if self
+            .store
+            .resend_invitation(project.id, invitation_id, &token_hash(&token), expires_at, &mail, &audit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(gone_invitation())
+        }
+    }
+
+    /// A manager revokes an open invitation: its link stops working.
+    pub async fn revoke_invitation(
+        &self,
+        user: &User,
+        name: &str,
+        invitation_id: i64,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let project = self.project_for(user, name, MemberAction::ManageInvitation).await?;
+        let invitation =
+            project.invitations.iter().find(|invitation| invitation.id == invitation_id).ok_or(AppError::NotFound)?;
+        let audit = NewAuditEntry::by(user, "project.invitation_revoke", format!("project:{}", project.id), request)
+            .with_details(serde_json::json!({ "project": project.name, "email": invitation.email }));
+        if self.store.revoke_invitation(project.id, invitation_id, &audit).await? {
+            Ok(())
+        } else {
+            Err(gone_invitation())
+        }
+    }
+
+    /// What the invitation link `token` is, for whoever opened it (`viewer`: the signed-in person, if any).
+    pub async fn invitation_preview(
+        &self,
+        viewer: Option<&User>,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<InvitationPreview, AppError> {
+        let invitation = self.store.invitation(&token_hash(token.trim())).await?.ok_or(AppError::NotFound)?;
+        let viewer_address = viewer.and_then(|user| user.email.as_ref()).map(|email| email.as_str().to_owned());
+        let for_viewer = viewer_address.as_deref() == Some(invitation.email.as_str());
+        Ok(InvitationPreview {
+            status: invitation.status(now),
+            invited: if for_viewer { invitation.email.clone() } else { hide_address(&invitation.email) },
+            project: invitation.project,
+            title: invitation.title,
+            role: invitation.role,
+            invited_by: invitation.invited_by,
+            expires_at: invitation.expires_at,
+            signed_in: viewer.is_some(),
+            for_viewer,
+            viewer: viewer_address.filter(|_| !for_viewer),
+        })
+    }
+
+    /// The signed-in `user` accepts invitation link `token`; returns the project's name. Only the invited address
+    /// may accept, once, before the link expires.
+    pub async fn accept_invitation(&self, user: &User, token: &str, request: &RequestInfo) -> Result<String, AppError> {
+        let invitation = self.store.invitation(&token_hash(token.trim())).await?.ok_or(AppError::NotFound)?;
+        if user.email.as_ref().map(EmailAddress::as_str) != Some(invitation.email.as_str()) {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "This invitation is for {}, and you are signed in as {}. Sign out, then sign in with the                      invited address to accept it.",
+                    hide_address(&invitation.email),
+                    user.email.as_ref().map_or("an account without an address", EmailAddress::as_str)
+                ),
+            });
+        }
+        match invitation.status(Utc::now()) {
+            InvitationStatus::Open => {}
+            status => return Err(closed_invitation(status)),
+        }
+        if invitation.project_state == ProjectState::Closed {
+            return Err(AppError::Conflict { message: "The project is closed.".into() });
+        }
+        let audit = NewAuditEntry::by(user, "project.join", format!("project:{}", invitation.project_id), request)
+            .with_details(serde_json::json!({ "project": invitation.project, "role": invitation.role.as_str() }));
+        match self.store.accept_invitation(invitation.id, user.id, &audit).await? {
+            AcceptOutcome::Joined | AcceptOutcome::AlreadyMember => Ok(invitation.project),
+            AcceptOutcome::Gone => Err(gone_invitation()),
+        }
+    }
+
+    /// A manager gives member `user_id` another role.
+    pub async fn change_role(
+        &self,
+        user: &User,
+        name: &str,
+        user_id: i64,
+        role: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let role = parse_role(role)?;
+        let project = self.project_for(user, name, MemberAction::ChangeRole).await?;
+        self.change(user, &project, user_id, Some(role), "project.member_role", request).await
+    }
+
+    /// A manager removes member `user_id`, or a member leaves (`user_id` is their own).
+    pub async fn remove_member(
+        &self,
+        user: &User,
+        name: &str,
+        user_id: i64,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let (action, audit_action) = if user_id == user.id {
+            (MemberAction::Leave, "project.leave")
+        } else {
+            (MemberAction::Remove, "project.member_remove")
+        };
+        let project = self.project_for(user, name, action).await?;
+        self.change(user, &project, user_id, None, audit_action, request).await
+    }
+
+    async fn change(
+        &self,
+        user: &User,
+        project: &ProjectView,
+        user_id: i64,
+        role: Option<MemberRole>,
+        audit_action: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let member = project.members.iter().find(|member| member.user_id == user_id).ok_or(AppError::NotFound)?;
+        let roles: Vec<MemberRole> = project.members.iter().map(|member| member.role).collect();
+        // Checked here for a clear message, and again by the store under the transaction's lock.
+        if !keeps_a_manager(&roles, member.role, role) {
+            return Err(AppError::Conflict { message: LAST_MANAGER.into() });
+        }
+        let audit = NewAuditEntry::by(user, audit_action, format!("project:{}", project.id), request).with_details(
+            serde_json::json!({ "project": project.name, "member": member.email, "role": role.map(MemberRole::as_str) }),
+        );
+        let change = MemberChange { project_id: project.id, user_id, role };
+        match self.store.change_member(&change, &audit).await? {
+            MemberOutcome::Done | MemberOutcome::Unchanged => Ok(()),
+            MemberOutcome::NotMember => Err(AppError::NotFound),
+            MemberOutcome::LastManager => Err(AppError::Conflict { message: LAST_MANAGER.into() }),
+        }
+    }
+
+    fn invitation_mail(
+        &self,
+        inviter: &User,
+        project: &ProjectView,
+        to: &EmailAddress,
+        role: MemberRole,
+        token: &str,
+        expires_at: DateTime<Utc>,
+    ) -> OutgoingMail {
+        let notice = MailNotice {
+            subject: format!("You are invited to the project {} on Berth", project.name),
+            paragraphs: vec![
+                format!(
+                    "{} invites you to join the project {} ({}) as {}, which gives you the {} role in its namespace.",
+                    inviter.audit_name(),
+                    project.name,
+                    project.title,
+                    role.label().to_lowercase(),
+                    role.cluster_role()
+                ),
+                format!(
+                    "Sign in (or sign up) as {to}, then open the link to accept. It works once, until {}. If you                      did not expect this, ignore this message.",
+                    expires_at.format("%Y-%m-%d %H:%M UTC")
+                ),
+            ],
+            path: format!("/invitations/accept?token={token}"),
+            link_label: "Open the invitation".to_owned(),
+        };
+        // The link is a secret: the outbox erases the message once sent, or when the link expires.
+        OutgoingMail { secret_expires_at: Some(expires_at), ..self.mail.notice(to, &notice) }
     }
 
     /// An admin queues the project's provisioning again (after a failure, or to repair drift).
@@ -79,4 +502,24 @@ impl ProjectService {
             .with_details(serde_json::json!({ "project": project.name }));
         if self.store.reprovision(project.id, &audit).await? { Ok(()) } else { Err(AppError::NotFound) }
     }
+}
+
+fn parse_role(text: &str) -> Result<MemberRole, AppError> {
+    MemberRole::parse(text.trim()).ok_or_else(|| AppError::invalid("role", "Choose a role: manager, member or viewer."))
+}
+
+fn gone_invitation() -> AppError {
+    AppError::Conflict {
+        message: "This invitation was accepted, revoked or sent again meanwhile; reload the page.".into(),
+    }
+}
+
+fn closed_invitation(status: InvitationStatus) -> AppError {
+    let message = match status {
+        InvitationStatus::Open => "This invitation is open.",
+        InvitationStatus::Expired => "This invitation has expired. Ask a manager of the project to send it again.",
+        InvitationStatus::Used => "This invitation was used already: each link works once.",
+        InvitationStatus::Revoked => "This invitation was revoked by a manager of the project.",
+    };
+    AppError::Conflict { message: message.into() }
 }
