@@ -76,7 +76,6 @@ pub fn MembersSection(project: ProjectView, actions: MemberActions) -> impl Into
     let manages = project.viewer_manages();
     let name = project.name.clone();
     let viewer_id = project.viewer_id;
-    let now = chrono::Utc::now();
     let invite_error = move || actions.invite.value().get().and_then(Result::err);
     let field_error = move |field: &'static str| move || invite_error().and_then(|error| error.for_field(field));
     let other_invite_error =
@@ -140,7 +139,7 @@ pub fn MembersSection(project: ProjectView, actions: MemberActions) -> impl Into
             .clone()
             .into_iter()
             .map(|invitation| {
-                let expired = invitation.expired(now);
+                let expired = invitation.expired;
                 let (resend_name, revoke_name) = (name.clone(), name.clone());
                 let (resend_id, revoke_id) = (invitation.id.to_string(), invitation.id.to_string());
                 view! {

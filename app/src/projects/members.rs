@@ -57,13 +57,9 @@ pub struct InvitationView {
     pub sent_at: DateTime<Utc>,
     /// The link stops working then.
     pub expires_at: DateTime<Utc>,
-}
-
-impl InvitationView {
-    /// Whether its link no longer works (it can be sent again).
-    pub fn expired(&self, now: DateTime<Utc>) -> bool {
-        self.expires_at <= now
-    }
+    /// Whether it had stopped working when the page was made (it can be sent again). Decided by the server: the
+    /// browser's WebAssembly has no clock of its own here.
+    pub expired: bool,
 }
 
 /// Where an invitation link stands.

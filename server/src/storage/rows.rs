@@ -571,6 +571,7 @@ pub(crate) struct ProjectRow {
     pub provision_error: Option<String>,
     pub drift: Option<String>,
     pub drift_checked_at: Option<DateTime<Utc>>,
+    pub suspend_reason: Option<String>,
     pub job_pending: bool,
 }
 
@@ -625,6 +626,7 @@ impl ProjectRow {
             approved_at: self.created_at,
             activated_at: self.activated_at,
             provision_error: self.provision_error,
+            suspend_reason: self.suspend_reason,
             job_pending: self.job_pending,
             members: members
                 .into_iter()
@@ -661,6 +663,7 @@ impl ProjectRow {
                         email: row.email,
                         invited_by: row.invited_by,
                         sent_at: row.sent_at,
+                        expired: row.expires_at <= Utc::now(),
                         expires_at: row.expires_at,
                     })
                 })
