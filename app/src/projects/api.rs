@@ -85,3 +85,17 @@ pub async fn accept_invitation(token: String) -> Result<(), AppError> {
     leptos_axum::redirect(&format!("/projects/{project}"));
     Ok(())
 }
+
+/// An admin suspends an active project, with a reason.
+#[server(prefix = "/api", endpoint = "project_suspend")]
+pub async fn suspend_project(name: String, reason: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.suspend(&auth.user, &name, &reason, &request).await.map_err(respond_with_error)
+}
+
+/// An admin resumes a suspended project.
+#[server(prefix = "/api", endpoint = "project_resume")]
+pub async fn resume_project(name: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.resume(&auth.user, &name, &request).await.map_err(respond_with_error)
+}

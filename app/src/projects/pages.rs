@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use super::api::{ReprovisionProject, get_project, get_projects};
+use super::api::{ReprovisionProject, ResumeProject, SuspendProject, get_project, get_projects};
 use super::member_pages::{HistorySection, MemberActions, MembersSection};
 use super::model::ProjectState;
 use super::view::{AttemptView, ProjectSummary, ProjectView};
@@ -72,9 +72,19 @@ pub fn ProjectPage() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let reprovision = ServerAction::<ReprovisionProject>::new();
     let members = MemberActions::new();
+    let admin = AdminActions { reprovision, suspend: ServerAction::new(), resume: ServerAction::new() };
     let (tick, set_tick) = signal(0u32);
     let project = Resource::new_blocking(
-        move || (name(), reprovision.version().get(), members.versions(), tick.get()),
+        move || {
+            (
+                name(),
+                reprovision.version().get(),
+                admin.suspend.version().get(),
+                admin.resume.version().get(),
+                members.versions(),
+                tick.get(),
+            )
+        },
         |(name, ..)| get_project(name),
     );
     // Only in the browser: effects do not run on the server.
@@ -89,12 +99,21 @@ pub fn ProjectPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match project.await {
-                    Ok(project) => view! { <ProjectDetails project reprovision members/> }.into_any(),
+                    Ok(project) => view! { <ProjectDetails project admin members/> }.into_any(),
                     Err(error) => view! { <h1>"Project"</h1> <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Suspense>
     }
+}
+
+/// The admins' actions on the project page.
+#[derive(Clone, Copy)]
+#[allow(missing_debug_implementations)] // Server actions have no Debug.
+struct AdminActions {
+    reprovision: ServerAction<ReprovisionProject>,
+    suspend: ServerAction<SuspendProject>,
+    resume: ServerAction<ResumeProject>,
 }
 
 /// Whether the page should look again soon: the project is on its way to the cluster.
@@ -103,12 +122,19 @@ fn waits(project: &ProjectView) -> bool {
 }
 
 #[component]
-fn ProjectDetails(
-    project: ProjectView,
-    reprovision: ServerAction<ReprovisionProject>,
-    members: MemberActions,
-) -> impl IntoView {
-    let reprovision_error = move || reprovision.value().get().and_then(Result::err);
+fn ProjectDetails(project: ProjectView, admin: AdminActions, members: MemberActions) -> impl IntoView {
+    let reprovision = admin.reprovision;
+    let admin_error = move || {
+        [admin.reprovision.value().get(), admin.resume.value().get()]
+            .into_iter()
+            .flatten()
+            .find_map(Result::err)
+            .or_else(|| {
+                admin.suspend.value().get().and_then(Result::err).filter(|error| error.for_field("reason").is_none())
+            })
+    };
+    let reason_error =
+        move || admin.suspend.value().get().and_then(Result::err).and_then(|error| error.for_field("reason"));
     let progress = waits(&project).then(|| {
         let text = if project.state == ProjectState::Provisioning {
             "Setting up the namespace, quota, limits and role bindings on the cluster. This page updates by itself; \
@@ -134,7 +160,14 @@ fn ProjectDetails(
         <p class="lede">{title}</p>
         {progress}
         {failed}
-        {move || reprovision_error().map(|error| view! { <ErrorNotice error/> })}
+        {move || admin_error().map(|error| view! { <ErrorNotice error/> })}
+        {project.suspend_reason.clone().filter(|_| state == ProjectState::Suspended).map(|reason| view! {
+            <div class="notice notice-warn" role="status">
+                <h2>"Suspended"</h2>
+                <p class="prose-text">"An admin suspended this project: " {reason}</p>
+                <p>"Its objects stay on the cluster, but its quota there is zero until an admin resumes it."</p>
+            </div>
+        })}
         <section class="card" aria-labelledby="facts-heading">
             <h2 id="facts-heading">"The project"</h2>
             <dl class="facts">
@@ -175,7 +208,9 @@ fn ProjectDetails(
                 })}
             </section>
         })}
-        {project.viewer_is_admin.then(|| view! {
+        {project.viewer_is_admin.then(|| {
+            let (suspend_name, resume_name) = (name.clone(), name.clone());
+            view! {
             <section class="card" aria-labelledby="admin-heading">
                 <h2 id="admin-heading">"Admin"</h2>
                 <ActionForm action=reprovision attr:class="inline">
@@ -183,7 +218,25 @@ fn ProjectDetails(
                     <button type="submit">"Reprovision"</button>
                 </ActionForm>
                 <p class="hint">"Applies the project's objects to the cluster again (after a failure, or to repair drift)."</p>
+                {(state == ProjectState::Active).then(|| view! {
+                    <ActionForm action=admin.suspend attr:class="stack">
+                        <input type="hidden" name="name" value=suspend_name/>
+                        <label for="suspend-reason">"Reason for suspending (the managers are told)"</label>
+                        <textarea id="suspend-reason" name="reason" rows="2" maxlength="1000" required=true
+                            aria-invalid=move || reason_error().map(|_| "true")
+                            aria-describedby="suspend-reason-error"></textarea>
+                        {move || reason_error().map(|message| view! { <p id="suspend-reason-error" class="field-error">{message}</p> })}
+                        <button type="submit" class="danger">"Suspend"</button>
+                    </ActionForm>
+                })}
+                {(state == ProjectState::Suspended).then(|| view! {
+                    <ActionForm action=admin.resume attr:class="inline">
+                        <input type="hidden" name="name" value=resume_name/>
+                        <button type="submit">"Resume"</button>
+                    </ActionForm>
+                })}
             </section>
+            }
         })}
         <HistorySection events=project.events.clone()/>
         <section class="card" aria-labelledby="attempts-heading">

@@ -100,6 +100,8 @@ pub struct ProjectView {
     pub activated_at: Option<DateTime<Utc>>,
     /// Why the last attempt failed.
     pub provision_error: Option<String>,
+    /// Why an admin suspended it (while it is suspended).
+    pub suspend_reason: Option<String>,
     /// Whether a provisioning job is waiting or running.
     pub job_pending: bool,
     /// Members, managers first.

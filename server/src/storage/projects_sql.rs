@@ -14,7 +14,7 @@ pub(crate) const SELECT_PROJECTS_OF_MEMBER: &str = concat!(
 );
 pub(crate) const SELECT_PROJECT_BY_NAME: &str = "SELECT p.id, p.name, p.title, p.organisation, p.state, \
      p.cpu_cores, p.memory_gib, p.storage_gib, p.pods, p.gpus, p.end_date, COALESCE(u.email, '') AS owner, \
-     p.application_id, p.created_at, p.activated_at, p.provision_error, p.drift, p.drift_checked_at, \
+     p.application_id, p.created_at, p.activated_at, p.provision_error, p.drift, p.drift_checked_at, p.suspend_reason, \
      EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'project:' || p.id AND j.done_at IS NULL) AS job_pending \
      FROM projects p JOIN users u ON u.id = p.owner_id WHERE p.name = $1";
 pub(crate) const SELECT_MEMBERS: &str = "SELECT m.user_id, COALESCE(u.email, '') AS email, u.display_name, m.role, \
@@ -86,6 +86,13 @@ pub(crate) const INSERT_MEMBER: &str =
     "INSERT INTO project_members (project_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)";
 pub(crate) const SET_MEMBER_ROLE: &str = "UPDATE project_members SET role = $3 WHERE project_id = $1 AND user_id = $2";
 pub(crate) const DELETE_MEMBER: &str = "DELETE FROM project_members WHERE project_id = $1 AND user_id = $2";
+// Suspension: conditional on the state it leaves, so that of two admins acting at once one succeeds.
+pub(crate) const SUSPEND: &str = "UPDATE projects SET state = 'suspended', suspend_reason = $2, updated_at = $3 \
+     WHERE id = $1 AND state = 'active'";
+pub(crate) const RESUME: &str = "UPDATE projects SET state = 'active', suspend_reason = NULL, updated_at = $2 \
+     WHERE id = $1 AND state = 'suspended'";
+pub(crate) const SELECT_MANAGER_ADDRESSES: &str = "SELECT u.email FROM project_members m JOIN users u ON u.id = m.user_id \
+     WHERE m.project_id = $1 AND m.role = 'manager' AND u.email IS NOT NULL AND u.disabled_at IS NULL ORDER BY u.id";
 /// Events a project page lists.
 pub(crate) const EVENTS_SHOWN: i64 = 100;
 
@@ -262,6 +269,47 @@ macro_rules! impl_project_store {
                 tx.commit().await.map_err(store_error)?;
                 self.jobs_waker.notify_one();
                 Ok(true)
+            }
+
+            async fn set_suspended(
+                &self,
+                project_id: i64,
+                reason: Option<&str>,
+                mail: &[app::auth::ssr::OutgoingMail],
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::projects_sql::*;
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let change = match reason {
+                    Some(reason) => sqlx::query(SUSPEND).bind(project_id).bind(reason).bind(audit.at),
+                    None => sqlx::query(RESUME).bind(project_id).bind(audit.at),
+                };
+                let changed = change.execute(&mut *tx).await.map_err(store_error)?.rows_affected();
+                if changed == 0 {
+                    return Ok(false);
+                }
+                let (kind, summary) = match reason {
+                    Some(reason) => ("suspend", format!("suspended the project (quota set to zero): {reason}")),
+                    None => ("resume", "resumed the project (its quota is restored)".to_owned()),
+                };
+                Self::insert_project_event(&mut tx, project_id, audit, kind, &summary).await?;
+                Self::queue_provisioning(&mut tx, project_id, audit.at).await?;
+                for message in mail {
+                    Self::insert_mail(&mut tx, message, audit.at).await.map_err(store_error)?;
+                }
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
+                Ok(true)
+            }
+
+            async fn manager_addresses(&self, project_id: i64) -> Result<Vec<String>, app::error::StoreError> {
+                sqlx::query_scalar($crate::storage::projects_sql::SELECT_MANAGER_ADDRESSES)
+                    .bind(project_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)
             }
 
             async fn invite(

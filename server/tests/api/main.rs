@@ -13,6 +13,7 @@ mod hardening;
 mod helpers;
 mod http;
 mod kubernetes;
+mod lifecycle;
 mod members;
 mod oidc;
 mod outage;

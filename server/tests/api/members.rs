@@ -16,7 +16,7 @@ on_both_backends!(
 );
 
 /// A project `climate` of ada's, active, with ada signed in; and the admin boss signed in.
-async fn project(backend: Backend) -> (TestApp, i64, Browser, Browser) {
+pub(crate) async fn project(backend: Backend) -> (TestApp, i64, Browser, Browser) {
     let app = TestApp::spawn_with(
         backend,
         TestOptions { admin_emails: vec!["boss@example.org".into()], ..TestOptions::default() },

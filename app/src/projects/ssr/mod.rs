@@ -34,6 +34,20 @@ pub trait ProjectStore: Send + Sync + 'static {
     /// such project.
     async fn reprovision(&self, project_id: i64, audit: &NewAuditEntry) -> Result<bool, StoreError>;
 
+    /// Suspends an active project with `reason` (`Some`), or resumes a suspended one (`None`): the state, its
+    /// event, the provisioning job that sets the quota to zero or back, `mail` and the audit row, in one
+    /// transaction; false when the project is not in the state the change leaves.
+    async fn set_suspended(
+        &self,
+        project_id: i64,
+        reason: Option<&str>,
+        mail: &[OutgoingMail],
+        audit: &NewAuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// Addresses of the project's managers whose accounts are not disabled.
+    async fn manager_addresses(&self, project_id: i64) -> Result<Vec<String>, StoreError>;
+
     /// Records an invitation, queues its mail, and writes its event and audit row, in one transaction; unless the
     /// address already belongs to a member or has an open invitation.
     async fn invite(
@@ -199,6 +213,9 @@ impl Default for ProjectSettings {
     }
 }
 
+/// The longest reason for a suspension.
+pub const SUSPEND_REASON_MAX: usize = 1_000;
+
 /// How many provisioning attempts a project page lists.
 pub const ATTEMPTS_SHOWN: u32 = 50;
 
@@ -264,6 +281,79 @@ impl ProjectService {
             return Err(AppError::Conflict { message: "The project is closed: its members no longer change.".into() });
         }
         Ok(project)
+    }
+
+    /// An admin suspends an active project, with a reason the managers are told: its quota on the cluster becomes
+    /// zero (the objects stay).
+    pub async fn suspend(&self, admin: &User, name: &str, reason: &str, request: &RequestInfo) -> Result<(), AppError> {
+        crate::auth::ssr::require_admin(admin)?;
+        let reason = crate::applications::model::required_text(reason, SUSPEND_REASON_MAX, true)
+            .map_err(|error| AppError::invalid("reason", error))?;
+        let project = self.store.project_by_name(name, 0).await?.ok_or(AppError::NotFound)?;
+        if project.state != ProjectState::Active {
+            return Err(AppError::Conflict {
+                message: format!(
+                    "Only an active project can be suspended; this one is {}.",
+                    project.state.label().to_lowercase()
+                ),
+            });
+        }
+        let notice = MailNotice {
+            subject: format!("Your project {} is suspended", project.name),
+            paragraphs: vec![
+                format!("{} suspended the project {}: {reason}", admin.audit_name(), project.name),
+                "Its objects stay on the cluster, but its quota is zero until an admin resumes it: running pods                  keep running, and nothing new can start."
+                    .to_owned(),
+            ],
+            path: format!("/projects/{}", project.name),
+            link_label: "See the project".to_owned(),
+        };
+        let mail = self.mail_to_managers(project.id, &notice).await?;
+        let audit = NewAuditEntry::by(admin, "project.suspend", format!("project:{}", project.id), request)
+            .with_details(serde_json::json!({ "project": project.name, "reason": reason }));
+        if self.store.set_suspended(project.id, Some(&reason), &mail, &audit).await? {
+            Ok(())
+        } else {
+            Err(AppError::Conflict { message: "The project changed meanwhile; reload the page.".into() })
+        }
+    }
+
+    /// An admin resumes a suspended project: its quota is restored.
+    pub async fn resume(&self, admin: &User, name: &str, request: &RequestInfo) -> Result<(), AppError> {
+        crate::auth::ssr::require_admin(admin)?;
+        let project = self.store.project_by_name(name, 0).await?.ok_or(AppError::NotFound)?;
+        if project.state != ProjectState::Suspended {
+            return Err(AppError::Conflict { message: "The project is not suspended.".into() });
+        }
+        let notice = MailNotice {
+            subject: format!("Your project {} is resumed", project.name),
+            paragraphs: vec![format!(
+                "{} resumed the project {}: its quota on the cluster is restored.",
+                admin.audit_name(),
+                project.name
+            )],
+            path: format!("/projects/{}", project.name),
+            link_label: "See the project".to_owned(),
+        };
+        let mail = self.mail_to_managers(project.id, &notice).await?;
+        let audit = NewAuditEntry::by(admin, "project.resume", format!("project:{}", project.id), request)
+            .with_details(serde_json::json!({ "project": project.name }));
+        if self.store.set_suspended(project.id, None, &mail, &audit).await? {
+            Ok(())
+        } else {
+            Err(AppError::Conflict { message: "The project changed meanwhile; reload the page.".into() })
+        }
+    }
+
+    async fn mail_to_managers(&self, project_id: i64, notice: &MailNotice) -> Result<Vec<OutgoingMail>, AppError> {
+        Ok(self
+            .store
+            .manager_addresses(project_id)
+            .await?
+            .iter()
+            .filter_map(|address| EmailAddress::parse(address).ok())
+            .map(|address| self.mail.notice(&address, notice))
+            .collect())
     }
 
     /// A manager (or an admin) invites `email` to the project as `role`: the link goes out by mail.
