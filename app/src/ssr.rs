@@ -116,6 +116,21 @@ pub async fn pending_join() -> Option<crate::auth::ssr::PendingJoin> {
     browser_session()?.get(crate::auth::ssr::PENDING_JOIN_KEY).await.ok().flatten()
 }
 
+/// Remembers `path` (a path on this site) as the page this browser goes to once it has signed in.
+pub async fn return_after_sign_in(path: &str) {
+    if let (Some(session), Some(path)) = (browser_session(), crate::auth::ssr::local_path(path))
+        && let Err(error) = session.insert(crate::auth::ssr::RETURN_TO_KEY, path).await
+    {
+        tracing::warn!(%error, "cannot remember where to go after sign-in");
+    }
+}
+
+/// The page remembered by [`return_after_sign_in`], forgotten as it is read.
+pub async fn take_return_path() -> Option<String> {
+    let path: String = browser_session()?.remove(crate::auth::ssr::RETURN_TO_KEY).await.ok().flatten()?;
+    crate::auth::ssr::local_path(&path).map(str::to_owned)
+}
+
 /// This request's browser session (the server's session layer puts it in the request's extensions).
 pub fn browser_session() -> Option<tower_sessions::Session> {
     let parts = use_context::<http::request::Parts>()?;

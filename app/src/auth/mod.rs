@@ -50,7 +50,8 @@ pub async fn get_pending_join() -> Result<Option<PendingJoinView>, AppError> {
     }))
 }
 
-/// Completes sign-up for the signed-in user, then goes to the account page.
+/// Completes sign-up for the signed-in user, then goes to the account page (or back to the invitation that brought
+/// them).
 #[server(prefix = "/api", endpoint = "complete_sign_up")]
 pub async fn complete_sign_up(
     name: String,
@@ -63,7 +64,9 @@ pub async fn complete_sign_up(
         .complete_sign_up(&auth.user, &name, &organisation, accept_terms.is_some(), &request)
         .await
         .map_err(crate::ssr::respond_with_error)?;
-    leptos_axum::redirect("/account");
+    // Back to the invitation that brought them here, if one did.
+    let target = crate::ssr::take_return_path().await.unwrap_or_else(|| "/account".to_owned());
+    leptos_axum::redirect(&target);
     Ok(())
 }
 

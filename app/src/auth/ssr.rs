@@ -205,6 +205,21 @@ pub struct ConsumedLink {
 /// Session record key of a provider identity waiting for the e-mail link that proves its address.
 pub const PENDING_JOIN_KEY: &str = "pending_join";
 
+/// Session record key of the page to show once the visitor has signed in (and signed up): the invitation they
+/// opened before signing in.
+pub const RETURN_TO_KEY: &str = "return_to";
+
+/// `path` if it is a path on this site (`/…`; not `//host`, no backslash or control character), fit to go to after
+/// sign-in without becoming an open redirect.
+pub fn local_path(path: &str) -> Option<&str> {
+    let local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
+        && path.len() <= 2_048;
+    local.then_some(path)
+}
+
 /// A provider sign-in whose verified address belongs to an existing account, waiting in the browser session that
 /// started it for the e-mail link sent to that address. The link works for the join only in this session. (Kept in
 /// the server-side session record; never sent to the browser.)
@@ -909,6 +924,14 @@ pub fn require_admin(user: &User) -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_paths_on_this_site_are_returned_to_after_sign_in() {
+        assert_eq!(local_path("/invitations/accept?token=abc-_1"), Some("/invitations/accept?token=abc-_1"));
+        for outside in ["//evil.example/x", "https://evil.example", "evil", "/\\evil.example", "/a\nb", ""] {
+            assert_eq!(local_path(outside), None, "{outside:?}");
+        }
+    }
 
     #[test]
     fn tokens_are_random_and_only_their_hash_is_kept() {

@@ -74,7 +74,16 @@ pub async fn remove_member(name: String, user_id: i64) -> Result<(), AppError> {
 pub async fn get_invitation(token: String) -> Result<InvitationPreview, AppError> {
     let state = crate::ssr::app_state()?;
     let viewer = crate::ssr::authenticated().map(|auth| auth.user);
-    state.projects.invitation_preview(viewer.as_ref(), &token, chrono::Utc::now()).await.map_err(respond_with_error)
+    let preview = state
+        .projects
+        .invitation_preview(viewer.as_ref(), &token, chrono::Utc::now())
+        .await
+        .map_err(respond_with_error)?;
+    if viewer.is_none() && preview.status == super::members::InvitationStatus::Open {
+        // The token found an invitation, so it is one of ours (base64url): safe in a path.
+        crate::ssr::return_after_sign_in(&format!("/invitations/accept?token={}", token.trim())).await;
+    }
+    Ok(preview)
 }
 
 /// The signed-in, invited person accepts; then their new project's page is shown.

@@ -285,7 +285,7 @@ pub fn InvitationPage() -> impl IntoView {
                         <p>"This invitation was revoked by a manager of the project."</p>
                     }.into_any(),
                     InvitationStatus::Open if !preview.signed_in => view! {
-                        <p>"To accept, " <a href="/signin">"sign in or sign up"</a> " as the invited address in this browser, then open the link from the e-mail again."</p>
+                        <p>"To accept, " <a href="/signin">"sign in or sign up"</a> " as the invited address in this browser: you come back here once you are signed in."</p>
                     }.into_any(),
                     InvitationStatus::Open if !preview.for_viewer => view! {
                         <div class="notice notice-error" role="alert">

@@ -56,6 +56,12 @@ pub async fn start_session(session: &Session, user: &User, user_session: &UserSe
     Ok(())
 }
 
+/// The page this browser asked to return to after sign-in (an invitation), forgotten as it is read.
+async fn return_path(session: &Session) -> Option<String> {
+    let path: String = session.remove(app::auth::ssr::RETURN_TO_KEY).await.ok().flatten()?;
+    app::auth::ssr::local_path(&path).map(str::to_owned)
+}
+
 /// Where a newly signed-in user goes.
 pub fn after_sign_in(user: &User) -> Redirect {
     Redirect::to(if user.needs_sign_up() { "/signup" } else { "/account" })
@@ -258,6 +264,11 @@ async fn finish_sign_in(
         tracing::warn!(error = %app::error::cause_chain(&error), "cannot end the session this sign-in replaces");
     }
     match start_session(session, user, user_session).await {
+        // Somebody who still has to sign up keeps the page to return to until sign-up is complete.
+        Ok(()) if !user.needs_sign_up() => match return_path(session).await {
+            Some(path) => Redirect::to(&path).into_response(),
+            None => after_sign_in(user).into_response(),
+        },
         Ok(()) => after_sign_in(user).into_response(),
         Err(error) => back_to_sign_in(&error.into(), None),
     }

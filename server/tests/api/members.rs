@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use crate::application_store::approved_project;
 use crate::applications::call;
-use crate::helpers::{Backend, Browser, TestApp, TestOptions, eventually};
+use crate::helpers::{Backend, Browser, TestApp, TestOptions, eventually, location};
 use crate::on_both_backends;
 
 on_both_backends!(
     an_invitation_works_once_for_the_invited_address_until_it_expires,
+    a_visitor_who_opens_an_invitation_signed_out_comes_back_to_it_after_signing_in_or_up,
     invitations_are_sent_again_with_a_new_link_or_revoked_by_managers_only,
     managers_change_roles_and_remove_members_and_a_project_keeps_a_manager,
 );
@@ -112,7 +113,13 @@ async fn an_invitation_works_once_for_the_invited_address_until_it_expires(backe
     assert!(eve.page(&link).await.contains("you are signed in as eve@example.org"));
     let (status, body) = call(&eve, "invitation_accept", &[("token", &token)]).await;
     assert_eq!(status, 409, "{body}");
-    assert!(body.contains("This invitation is for b…@example.org, and you are signed in as eve@example.org"), "{body}");
+    assert!(
+        body.contains(
+            "This invitation is for b…@example.org, and you are signed in as eve@example.org. Sign out, then sign in \
+             with the invited address to accept it."
+        ),
+        "{body}"
+    );
     assert_eq!(member_role(&app, project_id, "eve@example.org").await, None);
 
     // Bob accepts: he is a member, his binding follows, the history and the audit trail have it.
@@ -300,4 +307,43 @@ async fn managers_change_roles_and_remove_members_and_a_project_keeps_a_manager(
     let generations =
         app.scalar(&format!("SELECT generation || '' FROM projects WHERE id = {project_id}")).await.unwrap();
     assert_eq!(generations, "5", "approval, join, two role changes and the leave: one generation each");
+}
+
+async fn a_visitor_who_opens_an_invitation_signed_out_comes_back_to_it_after_signing_in_or_up(backend: Backend) {
+    let (app, project_id, ada, _boss) = project(backend).await;
+
+    // Bob has an account already: signing in takes him straight back to the invitation.
+    app.sign_in(&app.browser(), "bob@example.org").await;
+    let token = invite(&app, &ada, "bob@example.org", "member").await;
+    let link = format!("/invitations/accept?token={token}");
+    let bob = app.browser();
+    assert!(bob.page(&link).await.contains("sign in or sign up"));
+    assert_eq!(app.sign_in(&bob, "bob@example.org").await, link);
+    assert!(bob.page(&link).await.contains("Join climate"));
+    let (status, _) = call(&bob, "invitation_accept", &[("token", &token)]).await;
+    assert!(status == 200 || status == 302);
+    // Once is enough: the next sign-in goes to the account page as usual.
+    assert_eq!(app.sign_in(&bob, "bob@example.org").await, "/account");
+
+    // Carol is new: she signs up first, then comes back to it.
+    let token = invite(&app, &ada, "carol@example.org", "viewer").await;
+    let link = format!("/invitations/accept?token={token}");
+    let carol = app.browser();
+    carol.page(&link).await;
+    let before = app.mail_files().len();
+    carol.post("/auth/email", &[("email", "carol@example.org")]).await;
+    let sign_in = app.wait_for_token(before + 1).await;
+    let verified = carol.post("/auth/email/verify", &[("token", &sign_in)]).await;
+    assert_eq!(location(&verified), "/signup", "sign-up comes first");
+    let signed_up = carol
+        .submit(
+            "/signup",
+            "/api/complete_sign_up",
+            &[("name", "Carol"), ("organisation", "Uni"), ("accept_terms", "yes")],
+        )
+        .await;
+    assert_eq!(location(&signed_up), link, "then the invitation");
+    let (status, _) = call(&carol, "invitation_accept", &[("token", &token)]).await;
+    assert!(status == 200 || status == 302);
+    assert_eq!(member_role(&app, project_id, "carol@example.org").await.as_deref(), Some("viewer"));
 }

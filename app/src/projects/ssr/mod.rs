@@ -302,7 +302,8 @@ impl ProjectService {
             subject: format!("Your project {} is suspended", project.name),
             paragraphs: vec![
                 format!("{} suspended the project {}: {reason}", admin.audit_name(), project.name),
-                "Its objects stay on the cluster, but its quota is zero until an admin resumes it: running pods                  keep running, and nothing new can start."
+                "Its objects stay on the cluster, but its quota is zero until an admin resumes it: running pods \
+                 keep running, and nothing new can start."
                     .to_owned(),
             ],
             path: format!("/projects/{}", project.name),
@@ -474,7 +475,8 @@ impl ProjectService {
         if user.email.as_ref().map(EmailAddress::as_str) != Some(invitation.email.as_str()) {
             return Err(AppError::Conflict {
                 message: format!(
-                    "This invitation is for {}, and you are signed in as {}. Sign out, then sign in with the                      invited address to accept it.",
+                    "This invitation is for {}, and you are signed in as {}. Sign out, then sign in with the \
+                     invited address to accept it.",
                     hide_address(&invitation.email),
                     user.email.as_ref().map_or("an account without an address", EmailAddress::as_str)
                 ),
@@ -573,7 +575,8 @@ impl ProjectService {
                     role.cluster_role()
                 ),
                 format!(
-                    "Sign in (or sign up) as {to}, then open the link to accept. It works once, until {}. If you                      did not expect this, ignore this message.",
+                    "Open the link and sign in (or sign up) as {to} to accept. It works once, until {}. If you \
+                     did not expect this, ignore this message.",
                     expires_at.format("%Y-%m-%d %H:%M UTC")
                 ),
             ],
