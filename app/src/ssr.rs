@@ -127,8 +127,7 @@ pub async fn return_after_sign_in(path: &str) {
 
 /// The page remembered by [`return_after_sign_in`], forgotten as it is read.
 pub async fn take_return_path() -> Option<String> {
-    let path: String = browser_session()?.remove(crate::auth::ssr::RETURN_TO_KEY).await.ok().flatten()?;
-    crate::auth::ssr::local_path(&path).map(str::to_owned)
+    crate::auth::ssr::take_return_path(&browser_session()?).await
 }
 
 /// This request's browser session (the server's session layer puts it in the request's extensions).

@@ -209,6 +209,12 @@ pub const PENDING_JOIN_KEY: &str = "pending_join";
 /// opened before signing in.
 pub const RETURN_TO_KEY: &str = "return_to";
 
+/// The page `session` asked to return to after sign-in (see [`RETURN_TO_KEY`]), forgotten as it is read.
+pub async fn take_return_path(session: &tower_sessions::Session) -> Option<String> {
+    let path: String = session.remove(RETURN_TO_KEY).await.ok().flatten()?;
+    local_path(&path).map(str::to_owned)
+}
+
 /// `path` if it is a path on this site (`/…`; not `//host`, no backslash or control character), fit to go to after
 /// sign-in without becoming an open redirect.
 pub fn local_path(path: &str) -> Option<&str> {

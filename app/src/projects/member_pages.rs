@@ -14,8 +14,6 @@ use super::view::ProjectView;
 use crate::components::ErrorNotice;
 use crate::error::AppError;
 
-const ROLES: [MemberRole; 3] = [MemberRole::Manager, MemberRole::Member, MemberRole::Viewer];
-
 /// The actions of the members section; the page reloads the project after each.
 #[derive(Clone, Copy)]
 #[allow(missing_debug_implementations)] // Server actions have no Debug.
@@ -99,7 +97,7 @@ pub fn MembersSection(project: ProjectView, actions: MemberActions) -> impl Into
                         <input type="hidden" name="user_id" value=user_id.clone()/>
                         <label class="visually-hidden" for=format!("role-{user_id}")>{label}</label>
                         <select id=format!("role-{user_id}") name="role">
-                            {ROLES.into_iter().map(|role| view! {
+                            {MemberRole::ALL.into_iter().map(|role| view! {
                                 <option value=role.as_str() selected=role == current>{role.label()}</option>
                             }).collect_view()}
                         </select>
@@ -193,7 +191,7 @@ pub fn MembersSection(project: ProjectView, actions: MemberActions) -> impl Into
             {move || field_error("email")().map(|message| view! { <p id="invite-email-error" class="field-error">{message}</p> })}
             <label for="invite-role">"Role"</label>
             <select id="invite-role" name="role" aria-describedby="invite-role-error">
-                {ROLES.into_iter().map(|role| view! {
+                {MemberRole::ALL.into_iter().map(|role| view! {
                     <option value=role.as_str() selected=role == MemberRole::Member>
                         {format!("{} ({} in the namespace)", role.label(), role.cluster_role())}
                     </option>

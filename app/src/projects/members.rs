@@ -137,7 +137,7 @@ mod tests {
                 assert!(!may(action, role, false), "{action:?} by {role:?}");
             }
         }
-        for role in [MemberRole::Manager, MemberRole::Member, MemberRole::Viewer] {
+        for role in MemberRole::ALL {
             assert!(may(Leave, Some(role), false));
         }
         assert!(!may(Leave, None, true), "an admin who is not a member has nothing to leave");

@@ -69,6 +69,9 @@ pub enum MemberRole {
 }
 
 impl MemberRole {
+    /// Every role, from the most rights to the fewest.
+    pub const ALL: [Self; 3] = [Self::Manager, Self::Member, Self::Viewer];
+
     /// The stored form.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -80,7 +83,7 @@ impl MemberRole {
 
     /// Reads the stored form.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Manager, Self::Member, Self::Viewer].into_iter().find(|role| role.as_str() == text)
+        Self::ALL.into_iter().find(|role| role.as_str() == text)
     }
 
     /// What people read.
@@ -112,7 +115,7 @@ mod tests {
             assert_eq!(ProjectState::parse(state.as_str()), Some(state));
         }
         assert_eq!(ProjectState::parse("deleted"), None);
-        for role in [MemberRole::Manager, MemberRole::Member, MemberRole::Viewer] {
+        for role in MemberRole::ALL {
             assert_eq!(MemberRole::parse(role.as_str()), Some(role));
         }
         assert_eq!(MemberRole::parse("owner"), None);

@@ -56,12 +56,6 @@ pub async fn start_session(session: &Session, user: &User, user_session: &UserSe
     Ok(())
 }
 
-/// The page this browser asked to return to after sign-in (an invitation), forgotten as it is read.
-async fn return_path(session: &Session) -> Option<String> {
-    let path: String = session.remove(app::auth::ssr::RETURN_TO_KEY).await.ok().flatten()?;
-    app::auth::ssr::local_path(&path).map(str::to_owned)
-}
-
 /// Where a newly signed-in user goes.
 pub fn after_sign_in(user: &User) -> Redirect {
     Redirect::to(if user.needs_sign_up() { "/signup" } else { "/account" })
@@ -265,7 +259,7 @@ async fn finish_sign_in(
     }
     match start_session(session, user, user_session).await {
         // Somebody who still has to sign up keeps the page to return to until sign-up is complete.
-        Ok(()) if !user.needs_sign_up() => match return_path(session).await {
+        Ok(()) if !user.needs_sign_up() => match app::auth::ssr::take_return_path(session).await {
             Some(path) => Redirect::to(&path).into_response(),
             None => after_sign_in(user).into_response(),
         },

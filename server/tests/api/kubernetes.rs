@@ -19,6 +19,7 @@ use crate::application_store::approved_project;
 use crate::applications::call;
 use crate::helpers::{Backend, TestApp, TestOptions, eventually};
 use crate::on_both_backends;
+use crate::provisioning::wait_for_state;
 
 on_both_backends!(
     an_approved_project_is_applied_to_the_cluster_and_drift_is_shown_and_repaired,
@@ -202,14 +203,7 @@ async fn an_approved_project_is_applied_to_the_cluster_and_drift_is_shown_and_re
     let app = start(backend, &api, &dir).await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "climate").await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            app.scalar(&format!("SELECT state FROM projects WHERE id = {project_id}")).await.as_deref()
-                == Some("active")
-        })
-        .await,
-        "the project becomes active"
-    );
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(10)).await;
 
     // Every object is on the cluster, applied by the field manager berth.
     let namespace = api.object("/api/v1/namespaces/climate").expect("the namespace");
@@ -282,14 +276,8 @@ async fn a_namespace_somebody_else_made_is_not_taken_over(backend: Backend) {
     let app = start(backend, &api, &dir).await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "taken").await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            app.scalar(&format!("SELECT state FROM projects WHERE id = {project_id}")).await.as_deref()
-                == Some("provisioning_failed")
-        })
-        .await,
-        "the job fails at once: retrying cannot help"
-    );
+    // The job fails at once: retrying cannot help.
+    wait_for_state(&app.db, project_id, "provisioning_failed", Duration::from_secs(10)).await;
     assert_eq!(api.object("/api/v1/namespaces/taken"), Some(theirs), "left as it was");
     assert!(
         api.seen().iter().all(|seen| seen.method == Method::GET && seen.path == "/api/v1/namespaces/taken"),

@@ -8,6 +8,7 @@ use crate::application_store::approved_project;
 use crate::applications::call;
 use crate::helpers::{Backend, Browser, TestApp, TestOptions, eventually, location};
 use crate::on_both_backends;
+use crate::provisioning::wait_for_state;
 
 on_both_backends!(
     an_invitation_works_once_for_the_invited_address_until_it_expires,
@@ -25,13 +26,7 @@ pub(crate) async fn project(backend: Backend) -> (TestApp, i64, Browser, Browser
     .await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "climate").await;
-    assert!(
-        eventually(Duration::from_secs(10), || async {
-            app.scalar(&format!("SELECT state FROM projects WHERE id = {project_id}")).await.as_deref()
-                == Some("active")
-        })
-        .await
-    );
+    wait_for_state(&app.db, project_id, "active", Duration::from_secs(10)).await;
     let (ada, boss) = (app.browser(), app.browser());
     app.sign_in(&ada, "ada@example.org").await;
     app.sign_in(&boss, "boss@example.org").await;

@@ -146,7 +146,7 @@ async fn state_of(db: &TestDatabase, project_id: i64) -> String {
     db.scalar(&format!("SELECT state FROM projects WHERE id = {project_id}")).await.unwrap_or_default()
 }
 
-async fn wait_for_state(db: &TestDatabase, project_id: i64, state: &str, within: Duration) {
+pub(crate) async fn wait_for_state(db: &TestDatabase, project_id: i64, state: &str, within: Duration) {
     let mut last = String::new();
     let reached = eventually(within, || async move { state_of(db, project_id).await == state }).await;
     if !reached {

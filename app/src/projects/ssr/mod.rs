@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::members::{
-    InvitationPreview, InvitationStatus, LAST_MANAGER, MemberAction, hide_address, keeps_a_manager, may,
+    InvitationPreview, InvitationStatus, InvitationView, LAST_MANAGER, MemberAction, hide_address, keeps_a_manager, may,
 };
 use super::model::{MemberRole, ProjectState};
 use super::view::{ProjectSummary, ProjectView};
@@ -404,9 +404,7 @@ impl ProjectService {
         invitation_id: i64,
         request: &RequestInfo,
     ) -> Result<(), AppError> {
-        let project = self.project_for(user, name, MemberAction::ManageInvitation).await?;
-        let invitation =
-            project.invitations.iter().find(|invitation| invitation.id == invitation_id).ok_or(AppError::NotFound)?;
+        let (project, invitation) = self.open_invitation(user, name, invitation_id).await?;
         let address = EmailAddress::parse(&invitation.email).map_err(|error| AppError::invalid("email", error))?;
         let token = new_token();
         let expires_at = Utc::now() + self.settings.invitation_lifetime;
@@ -432,9 +430,7 @@ impl ProjectService {
         invitation_id: i64,
         request: &RequestInfo,
     ) -> Result<(), AppError> {
-        let project = self.project_for(user, name, MemberAction::ManageInvitation).await?;
-        let invitation =
-            project.invitations.iter().find(|invitation| invitation.id == invitation_id).ok_or(AppError::NotFound)?;
+        let (project, invitation) = self.open_invitation(user, name, invitation_id).await?;
         let audit = NewAuditEntry::by(user, "project.invitation_revoke", format!("project:{}", project.id), request)
             .with_details(serde_json::json!({ "project": project.name, "email": invitation.email }));
         if self.store.revoke_invitation(project.id, invitation_id, &audit).await? {
@@ -442,6 +438,23 @@ impl ProjectService {
         } else {
             Err(gone_invitation())
         }
+    }
+
+    /// Open invitation `invitation_id` of project `name`, for a manager or admin who may send it again or revoke it.
+    async fn open_invitation(
+        &self,
+        user: &User,
+        name: &str,
+        invitation_id: i64,
+    ) -> Result<(ProjectView, InvitationView), AppError> {
+        let project = self.project_for(user, name, MemberAction::ManageInvitation).await?;
+        let invitation = project
+            .invitations
+            .iter()
+            .find(|invitation| invitation.id == invitation_id)
+            .cloned()
+            .ok_or(AppError::NotFound)?;
+        Ok((project, invitation))
     }
 
     /// What the invitation link `token` is, for whoever opened it (`viewer`: the signed-in person, if any).
