@@ -80,6 +80,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("projects") view={Lazy::<ProjectsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("projects"), ParamSegment("name")) view={Lazy::<ProjectRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("invitations"), StaticSegment("accept")) view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("requests")) view={Lazy::<AdminRequestsRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
@@ -127,6 +128,7 @@ lazy_pages! {
     ProjectsRoute => projects::pages::ProjectsPage,
     ProjectRoute => projects::pages::ProjectPage,
     InvitationRoute => projects::member_pages::InvitationPage,
+    AdminRequestsRoute => projects::request_pages::AdminRequestsPage,
 }
 
 /// Browser entry point: hydrates the server-rendered page.

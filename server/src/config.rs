@@ -283,6 +283,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "BERTH_INVITATION_DAYS", value_name = "DAYS", global = true)]
     pub invitation_days: Option<u32>,
 
+    /// Days a closed project's namespace is kept before it is deleted; an admin can restore the project meanwhile
+    /// (1 to 365). [default: 30]
+    #[arg(long, env = "BERTH_CLOSE_GRACE_DAYS", value_name = "DAYS", global = true)]
+    pub close_grace_days: Option<u32>,
+
     /// Minutes between drift checks, which compare active projects with what the backend holds; 0 turns them
     /// off. [default: 10]
     #[arg(long, env = "BERTH_DRIFT_CHECK_MINUTES", value_name = "MINUTES", global = true)]
@@ -350,6 +355,9 @@ struct FileSettings {
     job_first_retry_seconds: Option<u64>,
     drift_check_minutes: Option<u64>,
     invitation_days: Option<u32>,
+    close_grace_days: Option<u32>,
+    /// The auto-approval rules of quota changes, in order (file only; `[[quota_rules]]` tables with a `kind`).
+    quota_rules: Option<Vec<app::projects::requests::QuotaRule>>,
     /// The objects every project gets (file only).
     cluster: Option<ClusterFile>,
     #[serde(default)]
@@ -700,8 +708,15 @@ impl Config {
         if !(1..=90).contains(&invitation_days) {
             return Err(invalid("invitation-days", format!("{invitation_days} is not between 1 and 90")));
         }
+        let close_grace_days = args.close_grace_days.or(file.close_grace_days).unwrap_or(30);
+        if !(1..=365).contains(&close_grace_days) {
+            return Err(invalid("close-grace-days", format!("{close_grace_days} is not between 1 and 365")));
+        }
         let projects = app::projects::ssr::ProjectSettings {
             invitation_lifetime: chrono::Duration::days(i64::from(invitation_days)),
+            quota_rules: file.quota_rules.clone().unwrap_or_else(app::projects::requests::QuotaRule::defaults),
+            rules: applications.rules.clone(),
+            close_grace: chrono::Duration::days(i64::from(close_grace_days)),
         };
         let jobs = parse_jobs(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());

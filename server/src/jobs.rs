@@ -75,6 +75,12 @@ pub enum JobPayload {
         /// The project.
         project_id: i64,
     },
+    /// The daily sweep of projects: expiry reminders, suspension of expired projects, deletion of closed ones
+    /// whose grace period is over; as of `at` (when it was scheduled).
+    ProjectLifecycle {
+        /// The sweep's "now".
+        at: DateTime<Utc>,
+    },
 }
 
 impl JobPayload {
@@ -83,13 +89,14 @@ impl JobPayload {
         match self {
             JobPayload::SendMail { .. } => "send_mail",
             JobPayload::ProvisionProject { .. } => "provision_project",
+            JobPayload::ProjectLifecycle { .. } => "project_lifecycle",
         }
     }
 
     /// The key that keeps a second copy of this job out of the queue while one waits or runs.
     pub fn dedupe_key(&self) -> Option<String> {
         match self {
-            JobPayload::SendMail { .. } => None,
+            JobPayload::SendMail { .. } | JobPayload::ProjectLifecycle { .. } => None,
             JobPayload::ProvisionProject { project_id } => Some(format!("project:{project_id}")),
         }
     }
@@ -102,7 +109,7 @@ impl JobPayload {
     /// Reads a stored job.
     pub fn parse(kind: &str, payload: &str) -> Result<Self, String> {
         match kind {
-            "send_mail" | "provision_project" => {
+            "send_mail" | "provision_project" | "project_lifecycle" => {
                 let parsed: Self =
                     serde_json::from_str(payload).map_err(|error| format!("bad {kind} payload: {error}"))?;
                 if parsed.kind() != kind {
@@ -240,6 +247,8 @@ enum JobError {
     Provision(#[from] ProvisionError),
     #[error("project {0} kept changing while it was provisioned; will go on")]
     KeptChanging(i64),
+    #[error("the projects' daily sweep stopped: {0}")]
+    Sweep(app::error::AppError),
 }
 
 impl JobError {
@@ -247,7 +256,7 @@ impl JobError {
     fn is_permanent(&self) -> bool {
         match self {
             JobError::BadRow(_) | JobError::MissingMail(_) | JobError::ExpiredMail(_) => true,
-            JobError::Store(_) | JobError::KeptChanging(_) => false,
+            JobError::Store(_) | JobError::KeptChanging(_) | JobError::Sweep(_) => false,
             JobError::Mail(error) => error.is_permanent(),
             JobError::Provision(error) => error.is_permanent(),
         }
@@ -282,6 +291,7 @@ pub struct JobRunner {
     store: Arc<dyn crate::storage::Store>,
     mailer: Arc<Mailer>,
     provisioning: Provisioning,
+    projects: Arc<app::projects::ssr::ProjectService>,
     settings: JobSettings,
 }
 
@@ -291,9 +301,10 @@ impl JobRunner {
         store: Arc<dyn crate::storage::Store>,
         mailer: Arc<Mailer>,
         provisioning: Provisioning,
+        projects: Arc<app::projects::ssr::ProjectService>,
         settings: JobSettings,
     ) -> Self {
-        Self { store, mailer, provisioning, settings }
+        Self { store, mailer, provisioning, projects, settings }
     }
 
     /// The provisioning backend's name.
@@ -348,6 +359,7 @@ impl JobRunner {
             match &job.payload {
                 Ok(JobPayload::SendMail { outbox_id }) => self.send_mail(job.id, *outbox_id).await,
                 Ok(JobPayload::ProvisionProject { project_id }) => self.provision(&job, *project_id).await,
+                Ok(JobPayload::ProjectLifecycle { at }) => self.sweep_projects(job.id, *at).await,
                 Err(reason) => Err(JobError::BadRow(reason.clone())),
             }
         };
@@ -390,6 +402,20 @@ impl JobRunner {
             }
         }
         Ok(true)
+    }
+
+    /// The daily sweep of projects as of `at`; each of its steps is a conditional change, so running it again after
+    /// a crash does nothing twice.
+    async fn sweep_projects(&self, job_id: i64, at: DateTime<Utc>) -> Result<Handled, JobError> {
+        let report = self.projects.run_lifecycle(at).await.map_err(JobError::Sweep)?;
+        tracing::info!(
+            reminded = report.reminded,
+            expired = report.expired,
+            deleted = report.deleted,
+            "swept the projects' lifecycle"
+        );
+        self.store.finish_job(job_id, Utc::now()).await?;
+        Ok(Handled::Done)
     }
 
     async fn send_mail(&self, job_id: i64, outbox_id: i64) -> Result<Handled, JobError> {

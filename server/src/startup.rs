@@ -151,15 +151,17 @@ impl Application {
             Arc::new(TemplateRenderer::new(&config.base_url)),
             config.applications.clone(),
         ));
+        let projects = Arc::new(app::projects::ssr::ProjectService::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(TemplateRenderer::new(&config.base_url)),
+            config.projects.clone(),
+        ));
         let app_state = AppState {
             status: Arc::clone(&status),
             auth: Arc::clone(&auth),
             applications: Arc::clone(&applications),
-            projects: Arc::new(app::projects::ssr::ProjectService::new(
-                store.clone(),
-                Arc::new(TemplateRenderer::new(&config.base_url)),
-                config.projects.clone(),
-            )),
+            projects: Arc::clone(&projects),
             jobs: Arc::new(app::jobs::ssr::JobAdminService::new(store.clone())),
             providers,
         };
@@ -231,6 +233,7 @@ impl Application {
                 mail: Arc::new(TemplateRenderer::new(&config.base_url)),
                 metrics: metrics_for_jobs,
             },
+            Arc::clone(&projects),
             config.jobs,
         );
         tracing::info!(backend = runner.backend(), "provisioning backend ready");
@@ -239,6 +242,7 @@ impl Application {
             tokio::spawn(keep_status_fresh(status, config.status_refresh)),
             tokio::spawn(precompress_assets(pkg_dir)),
             tokio::spawn(send_daily_digests(applications)),
+            tokio::spawn(sweep_projects_daily(projects)),
         ];
         if let Some(period) = config.jobs.drift_check {
             tasks.push(tokio::spawn(runner.clone().check_drift_forever(period)));
@@ -397,6 +401,20 @@ async fn provisioner(config: &ProvisionerConfig) -> Result<SharedProvisioner, St
             Arc::new(WebhookProvisioner::new(url.clone(), secret.clone(), *timeout))
         }
     })
+}
+
+/// Queues the daily sweep of projects (expiry reminders, expiry, deletion after the grace period) once a day,
+/// whichever Berth process gets there first; checks every minute.
+async fn sweep_projects_daily(projects: Arc<app::projects::ssr::ProjectService>) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        ticks.tick().await;
+        match projects.schedule_lifecycle(chrono::Utc::now()).await {
+            Ok(true) => tracing::info!("queued the daily sweep of projects"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "cannot queue the daily sweep of projects; will retry"),
+        }
+    }
 }
 
 /// Queues the admins' daily digest once a day (whichever Berth process gets there first); checks every minute.

@@ -108,3 +108,98 @@ pub async fn resume_project(name: String) -> Result<(), AppError> {
     let (state, auth, request) = signed_in()?;
     state.projects.resume(&auth.user, &name, &request).await.map_err(respond_with_error)
 }
+
+/// A manager (or an admin) asks for another quota; returns the decision in words (which rule approved it, or why an
+/// admin must decide).
+#[server(prefix = "/api", endpoint = "project_request_quota")]
+pub async fn request_quota(
+    name: String,
+    cpu_cores: String,
+    memory_gib: String,
+    storage_gib: String,
+    pods: String,
+    gpus: String,
+    reason: String,
+) -> Result<String, AppError> {
+    let (state, auth, request) = signed_in()?;
+    let values = [cpu_cores, memory_gib, storage_gib, pods, gpus];
+    let decision = state
+        .projects
+        .request_quota(&auth.user, &name, &values, &reason, &request)
+        .await
+        .map_err(respond_with_error)?;
+    Ok(decision.explanation().to_owned())
+}
+
+/// A manager (or an admin) asks for a later end date.
+#[server(prefix = "/api", endpoint = "project_request_renewal")]
+pub async fn request_renewal(name: String, end_date: String, reason: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.request_renewal(&auth.user, &name, &end_date, &reason, &request).await.map_err(respond_with_error)
+}
+
+/// A manager (or an admin) withdraws a waiting request.
+#[server(prefix = "/api", endpoint = "project_request_withdraw")]
+pub async fn withdraw_request(name: String, request_id: i64) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.withdraw_request(&auth.user, &name, request_id, &request).await.map_err(respond_with_error)
+}
+
+/// An admin approves a quota change, possibly with other values (which need a reason).
+#[server(prefix = "/api", endpoint = "project_request_approve_quota")]
+pub async fn approve_quota_request(
+    request_id: i64,
+    cpu_cores: String,
+    memory_gib: String,
+    storage_gib: String,
+    pods: String,
+    gpus: String,
+    reason: String,
+) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    let values = [cpu_cores, memory_gib, storage_gib, pods, gpus];
+    state
+        .projects
+        .approve_quota_request(&auth.user, request_id, &values, &reason, &request)
+        .await
+        .map_err(respond_with_error)
+}
+
+/// An admin approves a renewal, possibly with another end date (which needs a reason).
+#[server(prefix = "/api", endpoint = "project_request_approve_renewal")]
+pub async fn approve_renewal_request(request_id: i64, end_date: String, reason: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state
+        .projects
+        .approve_renewal_request(&auth.user, request_id, &end_date, &reason, &request)
+        .await
+        .map_err(respond_with_error)
+}
+
+/// An admin rejects a request, with a reason.
+#[server(prefix = "/api", endpoint = "project_request_reject")]
+pub async fn reject_request(request_id: i64, reason: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.reject_request(&auth.user, request_id, &reason, &request).await.map_err(respond_with_error)
+}
+
+/// Requests waiting for an admin, oldest first (admins only).
+#[server(prefix = "/api", endpoint = "project_requests_pending")]
+pub async fn get_pending_requests() -> Result<Vec<super::requests::RequestView>, AppError> {
+    let (state, auth, _) = signed_in()?;
+    state.projects.pending_requests(&auth.user).await.map_err(respond_with_error)
+}
+
+/// A manager or an admin closes the project (`confirm` repeats its name).
+#[server(prefix = "/api", endpoint = "project_close")]
+pub async fn close_project(name: String, confirm: String, reason: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.close(&auth.user, &name, &confirm, &reason, &request).await.map_err(respond_with_error)
+}
+
+/// An admin restores a closed project within its grace period.
+#[server(prefix = "/api", endpoint = "project_restore")]
+pub async fn restore_project(name: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.projects.restore(&auth.user, &name, &request).await.map_err(respond_with_error)
+}

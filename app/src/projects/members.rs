@@ -19,15 +19,22 @@ pub enum MemberAction {
     Remove,
     /// Leave the project oneself.
     Leave,
+    /// Ask for a quota change or a renewal, or withdraw such a request.
+    RequestChange,
+    /// Close the project.
+    Close,
 }
 
 /// Whether somebody with `role` in the project (none: not a member), or an admin, may do `action`.
 pub fn may(action: MemberAction, role: Option<MemberRole>, is_admin: bool) -> bool {
     match action {
         MemberAction::Leave => role.is_some(),
-        MemberAction::Invite | MemberAction::ManageInvitation | MemberAction::ChangeRole | MemberAction::Remove => {
-            is_admin || role == Some(MemberRole::Manager)
-        }
+        MemberAction::Invite
+        | MemberAction::ManageInvitation
+        | MemberAction::ChangeRole
+        | MemberAction::Remove
+        | MemberAction::RequestChange
+        | MemberAction::Close => is_admin || role == Some(MemberRole::Manager),
     }
 }
 
@@ -121,6 +128,8 @@ pub struct ProjectEventView {
     pub actor: String,
     /// What happened.
     pub summary: String,
+    /// The change request it belongs to, if any (a request's timeline is its events).
+    pub request_id: Option<i64>,
 }
 
 #[cfg(test)]
@@ -130,7 +139,7 @@ mod tests {
     #[test]
     fn managers_and_admins_manage_members_and_every_member_may_leave() {
         use MemberAction::*;
-        for action in [Invite, ManageInvitation, ChangeRole, Remove] {
+        for action in [Invite, ManageInvitation, ChangeRole, Remove, RequestChange, Close] {
             assert!(may(action, Some(MemberRole::Manager), false), "{action:?}");
             assert!(may(action, None, true), "admins: {action:?}");
             for role in [Some(MemberRole::Member), Some(MemberRole::Viewer), None] {

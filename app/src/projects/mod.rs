@@ -7,6 +7,7 @@ pub mod member_pages;
 pub mod members;
 pub mod model;
 pub mod pages;
+pub mod request_pages;
 pub mod requests;
 #[cfg(feature = "ssr")]
 pub mod ssr;

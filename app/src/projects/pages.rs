@@ -7,6 +7,7 @@ use leptos_router::hooks::use_params_map;
 use super::api::{ReprovisionProject, ResumeProject, SuspendProject, get_project, get_projects};
 use super::member_pages::{HistorySection, MemberActions, MembersSection};
 use super::model::ProjectState;
+use super::request_pages::{ChangeActions, CloseSection, ClosedNotice, RequestsSection};
 use super::view::{AttemptView, ProjectSummary, ProjectView};
 use crate::applications::model::RESOURCES;
 use crate::components::ErrorNotice;
@@ -72,6 +73,7 @@ pub fn ProjectPage() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let reprovision = ServerAction::<ReprovisionProject>::new();
     let members = MemberActions::new();
+    let changes = ChangeActions::new();
     let admin = AdminActions { reprovision, suspend: ServerAction::new(), resume: ServerAction::new() };
     let (tick, set_tick) = signal(0u32);
     let project = Resource::new_blocking(
@@ -82,6 +84,7 @@ pub fn ProjectPage() -> impl IntoView {
                 admin.suspend.version().get(),
                 admin.resume.version().get(),
                 members.versions(),
+                changes.versions(),
                 tick.get(),
             )
         },
@@ -99,7 +102,7 @@ pub fn ProjectPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match project.await {
-                    Ok(project) => view! { <ProjectDetails project admin members/> }.into_any(),
+                    Ok(project) => view! { <ProjectDetails project admin members changes/> }.into_any(),
                     Err(error) => view! { <h1>"Project"</h1> <ErrorNotice error/> }.into_any(),
                 }
             })}
@@ -122,7 +125,12 @@ fn waits(project: &ProjectView) -> bool {
 }
 
 #[component]
-fn ProjectDetails(project: ProjectView, admin: AdminActions, members: MemberActions) -> impl IntoView {
+fn ProjectDetails(
+    project: ProjectView,
+    admin: AdminActions,
+    members: MemberActions,
+    changes: ChangeActions,
+) -> impl IntoView {
     let reprovision = admin.reprovision;
     let admin_error = move || {
         [admin.reprovision.value().get(), admin.resume.value().get()]
@@ -160,12 +168,22 @@ fn ProjectDetails(project: ProjectView, admin: AdminActions, members: MemberActi
         <p class="lede">{title}</p>
         {progress}
         {failed}
+        {(state == ProjectState::Closed).then(|| view! { <ClosedNotice project=project.clone() actions=changes/> })}
         {move || admin_error().map(|error| view! { <ErrorNotice error/> })}
         {project.suspend_reason.clone().filter(|_| state == ProjectState::Suspended).map(|reason| view! {
             <div class="notice notice-warn" role="status">
                 <h2>"Suspended"</h2>
-                <p class="prose-text">"An admin suspended this project: " {reason}</p>
-                <p>"Its objects stay on the cluster, but its quota there is zero until an admin resumes it."</p>
+                {if project.expired_at.is_some() {
+                    view! {
+                        <p class="prose-text">"Berth suspended this project: " {reason} "."</p>
+                        <p>"Its objects stay on the cluster, but its quota there is zero. Ask for a renewal below: once an admin approves it, the project is resumed."</p>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p class="prose-text">"An admin suspended this project: " {reason}</p>
+                        <p>"Its objects stay on the cluster, but its quota there is zero until an admin resumes it."</p>
+                    }.into_any()
+                }}
             </div>
         })}
         <section class="card" aria-labelledby="facts-heading">
@@ -192,10 +210,11 @@ fn ProjectDetails(project: ProjectView, admin: AdminActions, members: MemberActi
                     }).collect_view()}
                 </tbody>
             </table>
-            {(state == ProjectState::Suspended).then(|| view! {
-                <p class="hint">"While the project is suspended its quota on the cluster is zero."</p>
+            {matches!(state, ProjectState::Suspended | ProjectState::Closed).then(|| view! {
+                <p class="hint">"While the project is suspended or closed its quota on the cluster is zero."</p>
             })}
         </section>
+        {(state != ProjectState::Closed).then(|| view! { <RequestsSection project=project.clone() actions=changes/> })}
         <MembersSection project=project.clone() actions=members/>
         {project.drift.clone().map(|drift| view! {
             <section class="card" aria-labelledby="drift-heading">
@@ -237,6 +256,9 @@ fn ProjectDetails(project: ProjectView, admin: AdminActions, members: MemberActi
                 })}
             </section>
             }
+        })}
+        {(state != ProjectState::Closed && project.viewer_manages()).then(|| view! {
+            <CloseSection project=project.clone() action=changes.close/>
         })}
         <HistorySection events=project.events.clone()/>
         <section class="card" aria-labelledby="attempts-heading">

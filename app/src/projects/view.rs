@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::members::{InvitationView, ProjectEventView};
 use super::model::{MemberRole, ProjectState};
+use super::requests::RequestView;
 use crate::applications::model::Quota;
 
 /// A row of the projects list.
@@ -114,6 +115,24 @@ pub struct ProjectView {
     pub invitations: Vec<InvitationView>,
     /// The project's history, newest first.
     pub events: Vec<ProjectEventView>,
+    /// When its quota last went up.
+    pub last_increase_at: Option<DateTime<Utc>>,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+    /// From when its namespace may be deleted (closed projects).
+    pub delete_after: Option<DateTime<Utc>>,
+    /// When its namespace was deleted.
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// Why it was closed.
+    pub close_reason: Option<String>,
+    /// When the daily sweep suspended it because its end date passed.
+    pub expired_at: Option<DateTime<Utc>>,
+    /// Its quota change and renewal requests, newest first.
+    pub requests: Vec<RequestView>,
+    /// The most of each resource a project may have.
+    pub max_quota: Quota,
+    /// The auto-approval rules of quota changes, in words, in order.
+    pub quota_rules: Vec<String>,
     /// Whether the viewer is an admin (who may reprovision).
     pub viewer_is_admin: bool,
     /// The viewer's user id.

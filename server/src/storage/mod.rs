@@ -4,6 +4,7 @@
 mod accounts_sql;
 mod applications_sql;
 mod jobs_sql;
+mod lifecycle_sql;
 mod pool_store;
 mod postgres;
 mod projects_sql;
@@ -66,6 +67,7 @@ pub trait Store:
     + AccountStore
     + ApplicationStore
     + ProjectStore
+    + app::projects::ssr::lifecycle::LifecycleStore
     + app::jobs::ssr::JobAdminStore
     + crate::jobs::JobStore
     + crate::provision::ProvisioningStore

@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction};
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
+use super::lifecycle_sql::impl_lifecycle_store;
 use super::pool_store::impl_store;
 use super::projects_sql::impl_project_store;
 use super::status_sql::impl_status_store;
@@ -113,6 +114,8 @@ impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 impl_job_admin_store!(PostgresStore, sqlx::Postgres);
 
 impl_project_store!(PostgresStore, sqlx::Postgres, " FOR UPDATE");
+
+impl_lifecycle_store!(PostgresStore, sqlx::Postgres);
 
 impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS, |store| Some(Box::pin(
     PostgresStore::listen_for_jobs(store.pool.clone(), std::sync::Arc::clone(&store.jobs_waker))

@@ -15,6 +15,7 @@ pub(crate) const SELECT_PROJECTS_OF_MEMBER: &str = concat!(
 pub(crate) const SELECT_PROJECT_BY_NAME: &str = "SELECT p.id, p.name, p.title, p.organisation, p.state, \
      p.cpu_cores, p.memory_gib, p.storage_gib, p.pods, p.gpus, p.end_date, COALESCE(u.email, '') AS owner, \
      p.application_id, p.created_at, p.activated_at, p.provision_error, p.drift, p.drift_checked_at, p.suspend_reason, \
+     p.last_increase_at, p.closed_at, p.delete_after, p.deleted_at, p.close_reason, p.expired_at, \
      EXISTS (SELECT 1 FROM jobs j WHERE j.dedupe_key = 'project:' || p.id AND j.done_at IS NULL) AS job_pending \
      FROM projects p JOIN users u ON u.id = p.owner_id WHERE p.name = $1";
 pub(crate) const SELECT_MEMBERS: &str = "SELECT m.user_id, COALESCE(u.email, '') AS email, u.display_name, m.role, \
@@ -54,7 +55,7 @@ pub(crate) const SET_DRIFT: &str = "UPDATE projects SET drift = $2, drift_checke
 pub(crate) const SELECT_OPEN_INVITATIONS: &str = "SELECT i.id, i.email, i.role, COALESCE(u.email, '') AS invited_by, \
      i.sent_at, i.expires_at FROM project_invitations i JOIN users u ON u.id = i.invited_by \
      WHERE i.project_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.email";
-pub(crate) const SELECT_EVENTS: &str = "SELECT e.at, COALESCE(u.email, 'Berth') AS actor, e.summary \
+pub(crate) const SELECT_EVENTS: &str = "SELECT e.at, COALESCE(u.email, 'Berth') AS actor, e.summary, e.request_id \
      FROM project_events e LEFT JOIN users u ON u.id = e.actor_id WHERE e.project_id = $1 ORDER BY e.id DESC LIMIT $2";
 pub(crate) const INSERT_EVENT: &str =
     "INSERT INTO project_events (project_id, at, actor_id, kind, summary) VALUES ($1, $2, $3, $4, $5)";
@@ -564,7 +565,16 @@ macro_rules! impl_project_store {
                     tx.commit().await.map_err(store_error)?;
                     return Ok(None);
                 };
-                let action = if spec.state == app::projects::model::ProjectState::Closed {
+                // A closed project keeps its namespace (with a zero quota) until its grace period is over.
+                let delete_after: Option<chrono::DateTime<chrono::Utc>> =
+                    sqlx::query_scalar("SELECT delete_after FROM projects WHERE id = $1")
+                        .bind(project_id)
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                let action = if spec.state == app::projects::model::ProjectState::Closed
+                    && delete_after.is_some_and(|at| at <= now)
+                {
                     $crate::provision::Action::Deprovision
                 } else {
                     $crate::provision::Action::Provision
@@ -638,6 +648,16 @@ macro_rules! impl_project_store {
                 )
                 .with_details(serde_json::json!({ "project": work.spec.name, "generation": work.generation }));
                 Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
+                if work.action == $crate::provision::Action::Deprovision {
+                    sqlx::query($crate::storage::lifecycle_sql::SET_DELETED)
+                        .bind(project_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    Self::insert_project_event(&mut tx, project_id, &audit, "deleted", "deleted the namespace from the cluster")
+                        .await?;
+                }
                 if first_activation {
                     for message in mail {
                         Self::insert_mail(&mut tx, message, now).await.map_err(store_error)?;

@@ -292,7 +292,7 @@ fn state_of(text: &str) -> Result<app::applications::state::ApplicationState, St
     app::applications::state::ApplicationState::parse(text).ok_or_else(|| corrupt(format!("unknown state {text:?}")))
 }
 
-fn quota_of(
+pub(crate) fn quota_of(
     cpu: i64,
     memory: i64,
     storage: i64,
@@ -512,7 +512,7 @@ impl ProjectRefRow {
     }
 }
 
-fn project_state_of(text: &str) -> Result<app::projects::model::ProjectState, StoreError> {
+pub(crate) fn project_state_of(text: &str) -> Result<app::projects::model::ProjectState, StoreError> {
     app::projects::model::ProjectState::parse(text).ok_or_else(|| corrupt(format!("unknown project state {text:?}")))
 }
 
@@ -573,6 +573,12 @@ pub(crate) struct ProjectRow {
     pub drift_checked_at: Option<DateTime<Utc>>,
     pub suspend_reason: Option<String>,
     pub job_pending: bool,
+    pub last_increase_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub delete_after: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub close_reason: Option<String>,
+    pub expired_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -670,8 +676,23 @@ impl ProjectRow {
                 .collect::<Result<_, StoreError>>()?,
             events: events
                 .into_iter()
-                .map(|row| ProjectEventView { at: row.at, actor: row.actor, summary: row.summary })
+                .map(|row| ProjectEventView {
+                    at: row.at,
+                    actor: row.actor,
+                    summary: row.summary,
+                    request_id: row.request_id,
+                })
                 .collect(),
+            last_increase_at: self.last_increase_at,
+            closed_at: self.closed_at,
+            delete_after: self.delete_after,
+            deleted_at: self.deleted_at,
+            close_reason: self.close_reason,
+            expired_at: self.expired_at,
+            // Filled in by the service from the lifecycle store and the settings.
+            requests: Vec::new(),
+            max_quota: app::applications::model::Quota::STANDARD,
+            quota_rules: Vec::new(),
             viewer_is_admin: false,
             viewer_id: 0,
             viewer_role: None,
@@ -694,6 +715,94 @@ pub(crate) struct EventRow {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub summary: String,
+    pub request_id: Option<i64>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RequestRow {
+    pub id: i64,
+    pub project_id: i64,
+    pub project: String,
+    pub kind: String,
+    pub state: String,
+    pub requested_by: String,
+    pub reason: String,
+    pub from_quota: Option<String>,
+    pub quota: Option<String>,
+    pub from_end_date: Option<chrono::NaiveDate>,
+    pub end_date: Option<chrono::NaiveDate>,
+    pub granted_quota: Option<String>,
+    pub granted_end_date: Option<chrono::NaiveDate>,
+    pub rule: Option<String>,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub decision_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A quota as stored in a request row (JSON of the five resources).
+pub(crate) fn quota_json(quota: Option<&app::applications::model::Quota>) -> Option<String> {
+    quota.map(|quota| serde_json::to_string(quota).expect("quotas serialise"))
+}
+
+impl RequestRow {
+    pub(crate) fn into_view(self) -> Result<(i64, app::projects::requests::RequestView), StoreError> {
+        use app::projects::requests::{RequestKind, RequestState, RequestView};
+        let quota = |text: Option<String>| -> Result<Option<app::applications::model::Quota>, StoreError> {
+            text.map(|text| {
+                serde_json::from_str(&text).map_err(|error| corrupt(format!("bad quota {text:?}: {error}")))
+            })
+            .transpose()
+        };
+        Ok((
+            self.project_id,
+            RequestView {
+                id: self.id,
+                project: self.project,
+                kind: RequestKind::parse(&self.kind).ok_or_else(|| corrupt(format!("unknown kind {:?}", self.kind)))?,
+                state: RequestState::parse(&self.state)
+                    .ok_or_else(|| corrupt(format!("unknown request state {:?}", self.state)))?,
+                requested_by: self.requested_by,
+                reason: self.reason,
+                from_quota: quota(self.from_quota)?,
+                quota: quota(self.quota)?,
+                from_end_date: self.from_end_date,
+                end_date: self.end_date,
+                granted_quota: quota(self.granted_quota)?,
+                granted_end_date: self.granted_end_date,
+                rule: self.rule,
+                decided_by: self.decided_by,
+                decided_at: self.decided_at,
+                decision_reason: self.decision_reason,
+                created_at: self.created_at,
+            },
+        ))
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LifecycleCandidateRow {
+    pub id: i64,
+    pub name: String,
+    pub state: String,
+    pub end_date: chrono::NaiveDate,
+    pub reminded_30_for: Option<chrono::NaiveDate>,
+    pub reminded_7_for: Option<chrono::NaiveDate>,
+    pub delete_after: Option<DateTime<Utc>>,
+}
+
+impl LifecycleCandidateRow {
+    pub(crate) fn into_candidate(self) -> Result<app::projects::ssr::lifecycle::LifecycleCandidate, StoreError> {
+        Ok(app::projects::ssr::lifecycle::LifecycleCandidate {
+            id: self.id,
+            name: self.name,
+            state: project_state_of(&self.state)?,
+            end_date: self.end_date,
+            reminded_30_for: self.reminded_30_for,
+            reminded_7_for: self.reminded_7_for,
+            delete_after: self.delete_after,
+        })
+    }
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -817,6 +926,9 @@ impl AdminJobRow {
         let subject = match crate::jobs::JobPayload::parse(&self.kind, &self.payload) {
             Ok(crate::jobs::JobPayload::SendMail { outbox_id }) => format!("message {outbox_id}"),
             Ok(crate::jobs::JobPayload::ProvisionProject { project_id }) => format!("project {project_id}"),
+            Ok(crate::jobs::JobPayload::ProjectLifecycle { at }) => {
+                format!("projects as of {}", at.format("%Y-%m-%d %H:%M UTC"))
+            }
             Err(reason) => reason,
         };
         app::jobs::JobView {

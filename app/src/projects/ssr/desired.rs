@@ -267,8 +267,9 @@ pub fn desired_state(project: &ProjectSpec, settings: &ClusterSettings) -> Desir
         annotations.insert("openshift.io/display-name".to_owned(), project.title.clone());
     }
 
-    // A suspended project keeps its objects, but may run nothing and claim nothing.
-    let quota = if project.state == ProjectState::Suspended {
+    // A suspended project, or a closed one in its grace period, keeps its objects, but may run nothing and claim
+    // nothing.
+    let quota = if matches!(project.state, ProjectState::Suspended | ProjectState::Closed) {
         Quota { cpu_cores: 0, memory_gib: 0, storage_gib: 0, pods: 0, gpus: 0 }
     } else {
         project.quota

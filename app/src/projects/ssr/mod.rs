@@ -2,6 +2,7 @@
 //! service that decides who sees what.
 
 pub mod desired;
+pub mod lifecycle;
 
 use std::sync::Arc;
 
@@ -205,11 +206,22 @@ pub enum MemberOutcome {
 pub struct ProjectSettings {
     /// How long an invitation link works.
     pub invitation_lifetime: chrono::Duration,
+    /// The auto-approval rules of quota changes, in order.
+    pub quota_rules: Vec<crate::projects::requests::QuotaRule>,
+    /// The maximums of each resource and how far ahead an end date may be (the applications' rules).
+    pub rules: crate::applications::model::ApplicationRules,
+    /// How long a closed project's namespace is kept (an admin can restore the project meanwhile).
+    pub close_grace: chrono::Duration,
 }
 
 impl Default for ProjectSettings {
     fn default() -> Self {
-        Self { invitation_lifetime: chrono::Duration::days(7) }
+        Self {
+            invitation_lifetime: chrono::Duration::days(7),
+            quota_rules: crate::projects::requests::QuotaRule::defaults(),
+            rules: crate::applications::model::ApplicationRules::default(),
+            close_grace: chrono::Duration::days(30),
+        }
     }
 }
 
@@ -222,6 +234,7 @@ pub const ATTEMPTS_SHOWN: u32 = 50;
 /// Projects as their members and admins see them, and their members.
 pub struct ProjectService {
     store: Arc<dyn ProjectStore>,
+    lifecycle: Arc<dyn lifecycle::LifecycleStore>,
     mail: Arc<dyn MailRenderer>,
     settings: ProjectSettings,
 }
@@ -233,9 +246,14 @@ impl std::fmt::Debug for ProjectService {
 }
 
 impl ProjectService {
-    /// The service over `store`, mailing through `mail`.
-    pub fn new(store: Arc<dyn ProjectStore>, mail: Arc<dyn MailRenderer>, settings: ProjectSettings) -> Self {
-        Self { store, mail, settings }
+    /// The service over `store` and `lifecycle` (usually the same database), mailing through `mail`.
+    pub fn new(
+        store: Arc<dyn ProjectStore>,
+        lifecycle: Arc<dyn lifecycle::LifecycleStore>,
+        mail: Arc<dyn MailRenderer>,
+        settings: ProjectSettings,
+    ) -> Self {
+        Self { store, lifecycle, mail, settings }
     }
 
     /// The user's projects; every project for an admin.
@@ -267,6 +285,7 @@ impl ProjectService {
             // Who else was invited is the managers' business.
             project.invitations.clear();
         }
+        self.add_requests(&mut project).await?;
         Ok(project)
     }
 
@@ -278,7 +297,9 @@ impl ProjectService {
             return Err(AppError::Forbidden);
         }
         if project.state == ProjectState::Closed {
-            return Err(AppError::Conflict { message: "The project is closed: its members no longer change.".into() });
+            return Err(AppError::Conflict {
+                message: "The project is closed: nothing about it changes unless an admin restores it.".into(),
+            });
         }
         Ok(project)
     }
