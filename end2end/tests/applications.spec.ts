@@ -148,7 +148,8 @@ async function applyReviewApprove(applicant: Page, admin: Page, checkAccessibili
     }, { timeout: 15_000 })
     .toContain("Active");
   await expect(applicant.locator("dd code").first()).toHaveText(name);
-  await expect(applicant.getByRole("row", { name: /CPU cores/ })).toContainText("6");
+  // The granted quota's table comes first; the quota request form has a row per resource too.
+  await expect(applicant.getByRole("row", { name: /CPU cores/ }).first()).toContainText("6");
   await expect(applicant.getByRole("row", { name: /Manager/ })).toContainText(address);
   await expect(applicant.getByRole("status")).toHaveCount(0);
   await expect(applicant.getByRole("row", { name: /succeeded/ })).toContainText("webhook");
@@ -187,14 +188,50 @@ async function inviteAndJoin(manager: Page, guest: Page, project: string, checkA
   await expect(manager.getByRole("row", { name: new RegExp(address) })).toContainText("view");
 }
 
+/**
+ * The manager asks for a small quota increase, which the second default rule approves at once (the page says which
+ * rule), and for a large one, which waits in the admins' queue until an admin approves it on the project page.
+ */
+async function quotaChanges(manager: Page, admin: Page, project: string, checkAccessibility: boolean) {
+  await manager.goto(`/projects/${project}`);
+  const requests = manager.locator("#requests");
+  await requests.getByLabel("CPU cores").fill("8");
+  await requests.getByLabel("Why the project needs it").fill("A second model run in parallel.");
+  await requests.getByRole("button", { name: "Ask for this quota" }).click();
+  await expect(requests.locator(".request").first()).toContainText("Approved automatically by rule 2: an increase of at most 50%");
+  await expect(requests.locator(".request .badge").first()).toHaveText("Approved");
+  await expect(manager.getByRole("row", { name: /CPU cores/ }).first()).toContainText("8");
+
+  await requests.getByLabel("CPU cores").fill("20");
+  await requests.getByLabel("Why the project needs it").fill("The full ensemble for the report.");
+  await requests.getByRole("button", { name: "Ask for this quota" }).click();
+  await expect(requests.locator(".request").first()).toContainText("No rule applied, so an admin decides");
+  await expect(requests.locator(".request .badge").first()).toHaveText("Waiting for an admin");
+  if (checkAccessibility) await axe(manager, "the project page with a waiting request");
+
+  await admin.goto("/admin/requests");
+  if (checkAccessibility) await axe(admin, "the requests queue");
+  await admin.getByRole("link", { name: project, exact: true }).click();
+  await expect(admin).toHaveURL(new RegExp(`/projects/${project}#requests$`));
+  const decide = admin.locator(".decide").first();
+  await expect(decide.getByLabel("CPU cores")).toHaveValue("20");
+  await decide.getByRole("button", { name: "Approve" }).click();
+  await expect(admin.locator("#requests .request .badge").first()).toHaveText("Approved");
+
+  await manager.goto(`/projects/${project}`);
+  await expect(manager.getByRole("row", { name: /CPU cores/ }).first()).toContainText("20");
+  await expect(manager.locator("#requests .request").first()).toContainText(`By ${adminAddress}`);
+}
+
 test("an application is reviewed, changed, resubmitted and approved with another quota; the manager invites a viewer", async ({ browser }) => {
   // The whole review, provisioning and invitation flow, with seven accessibility scans, takes longer than one page's
   // test.
-  test.setTimeout(150_000);
+  test.setTimeout(200_000);
   const applicant = await (await browser.newContext()).newPage();
   const admin = await (await browser.newContext()).newPage();
   const project = await applyReviewApprove(applicant, admin, true);
   await inviteAndJoin(applicant, await (await browser.newContext()).newPage(), project, true);
+  await quotaChanges(applicant, admin, project, true);
 });
 
 test("the form checks fields as the user types once hydrated", async ({ page }) => {
@@ -213,11 +250,12 @@ test.describe("without JavaScript", () => {
   test.use({ javaScriptEnabled: false });
 
   test("the same flow works with plain forms", async ({ browser }) => {
-    test.setTimeout(150_000);
+    test.setTimeout(200_000);
     const options = { javaScriptEnabled: false };
     const applicant = await (await browser.newContext(options)).newPage();
     const admin = await (await browser.newContext(options)).newPage();
     const project = await applyReviewApprove(applicant, admin, false);
     await inviteAndJoin(applicant, await (await browser.newContext(options)).newPage(), project, false);
+    await quotaChanges(applicant, admin, project, false);
   });
 });
