@@ -359,6 +359,9 @@ async fn each_visitor_may_ask_and_decide_only_what_their_role_allows(backend: Ba
         assert_eq!(call(browser, "project_request_reject", &reject).await.0, expected, "{who} rejects");
         assert_eq!(call(browser, "project_requests_pending", &[]).await.0, expected, "{who} lists the queue");
         assert_eq!(call(browser, "project_restore", &[("name", "climate")]).await.0, expected, "{who} restores");
+        let suspend = [("name", "climate"), ("reason", "Because.")];
+        assert_eq!(call(browser, "project_suspend", &suspend).await.0, expected, "{who} suspends");
+        assert_eq!(call(browser, "project_resume", &[("name", "climate")]).await.0, expected, "{who} resumes");
     }
     for (who, browser, expected) in
         [("member", &mia, 403), ("viewer", &vic, 403), ("stranger", &eve, 404), ("anonymous", &anonymous, 401)]
@@ -369,8 +372,21 @@ async fn each_visitor_may_ask_and_decide_only_what_their_role_allows(backend: Ba
     let (status, body) = call(&boss, "project_requests_pending", &[]).await;
     assert_eq!(status, 200);
     assert!(body.contains("\"kind\":\"quota\"") && body.contains("\"kind\":\"renewal\""), "{body}");
-    let (status, _) = call(&boss, "project_request_approve_quota", &approve).await;
-    assert_eq!(status, 200, "the admin approves");
+    // Two admins approve at the same moment: one succeeds, the other is told it was decided already.
+    let carol = app.browser();
+    app.sign_in(&carol, "carol@example.org").await;
+    app.execute("UPDATE users SET role = 'admin' WHERE email = 'carol@example.org'").await;
+    let (first, second) = tokio::join!(
+        call(&boss, "project_request_approve_quota", &approve),
+        call(&carol, "project_request_approve_quota", &approve)
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 409], "{first:?} {second:?}");
+    assert!([first.1, second.1].iter().any(|body| body.contains("This request was approved already, by ")));
+    let approvals =
+        scalar(&app, &format!("SELECT COUNT(*) || '' FROM project_events WHERE request_id = {quota_id}")).await;
+    assert_eq!(approvals, "2", "asked once, approved once");
     assert!(pods_are(&app, "50").await);
     let (status, _) = call(
         &boss,
