@@ -185,9 +185,10 @@ pub async fn reject_request(request_id: i64, reason: String) -> Result<(), AppEr
 
 /// Requests waiting for an admin, oldest first (admins only).
 #[server(prefix = "/api", endpoint = "project_requests_pending")]
-pub async fn get_pending_requests() -> Result<Vec<super::requests::RequestView>, AppError> {
+pub async fn get_pending_requests() -> Result<Vec<super::requests::QueueRow>, AppError> {
     let (state, auth, _) = signed_in()?;
-    state.projects.pending_requests(&auth.user).await.map_err(respond_with_error)
+    let pending = state.projects.pending_requests(&auth.user).await.map_err(respond_with_error)?;
+    Ok(pending.iter().map(super::requests::RequestView::queue_row).collect())
 }
 
 /// A manager or an admin closes the project (`confirm` repeats its name).

@@ -472,14 +472,14 @@ pub fn AdminRequestsPage() -> impl IntoView {
                             <tbody>
                                 {rows.into_iter().map(|row| view! {
                                     <tr>
-                                        <td data-label="Asked">{row.created_at.format("%Y-%m-%d %H:%M").to_string()}</td>
+                                        <td data-label="Asked">{row.asked_at}</td>
                                         <td data-label="Project">
                                             <a href=format!("/projects/{}#requests", row.project)>{row.project.clone()}</a>
                                         </td>
-                                        <td data-label="Kind">{row.kind.label()}</td>
-                                        <td data-label="What">{row.summary()}</td>
-                                        <td data-label="By">{row.requested_by.clone()}</td>
-                                        <td data-label="Why no rule applied" class="prose-text">{row.rule.clone().unwrap_or_else(|| "Renewals are always decided by an admin.".to_owned())}</td>
+                                        <td data-label="Kind">{row.kind}</td>
+                                        <td data-label="What">{row.summary}</td>
+                                        <td data-label="By">{row.requested_by}</td>
+                                        <td data-label="Why no rule applied" class="prose-text">{row.rule}</td>
                                     </tr>
                                 }).collect_view()}
                             </tbody>

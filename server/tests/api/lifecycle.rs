@@ -371,7 +371,7 @@ async fn each_visitor_may_ask_and_decide_only_what_their_role_allows(backend: Ba
     }
     let (status, body) = call(&boss, "project_requests_pending", &[]).await;
     assert_eq!(status, 200);
-    assert!(body.contains("\"kind\":\"quota\"") && body.contains("\"kind\":\"renewal\""), "{body}");
+    assert!(body.contains("\"kind\":\"Quota change\"") && body.contains("\"kind\":\"Renewal\""), "{body}");
     // Two admins approve at the same moment: one succeeds, the other is told it was decided already.
     let carol = app.browser();
     app.sign_in(&carol, "carol@example.org").await;
