@@ -1323,6 +1323,35 @@ mod tests {
     }
 
     #[test]
+    fn quota_rules_and_the_grace_period_come_from_the_file_with_defaults() {
+        let defaults = Config::merge(SettingsArgs::default(), FileSettings::default()).unwrap();
+        assert_eq!(defaults.projects.quota_rules, app::projects::requests::QuotaRule::defaults());
+        assert_eq!(defaults.projects.close_grace, chrono::Duration::days(30));
+        let file: FileSettings = toml::from_str(
+            "close_grace_days = 14\nmax_quota = \"cpu_cores=128\"\n[[quota_rules]]\nkind = \"step_increase\"\n\
+             max_increase_percent = 25\nmin_days_since_increase = 7\n",
+        )
+        .unwrap();
+        let config = Config::merge(SettingsArgs::default(), file).unwrap();
+        assert_eq!(
+            config.projects.quota_rules,
+            vec![app::projects::requests::QuotaRule::StepIncrease {
+                max_increase_percent: 25,
+                min_days_since_increase: 7,
+                min_usage_percent: None
+            }],
+            "the file's list replaces the defaults, in its order"
+        );
+        assert_eq!(config.projects.close_grace, chrono::Duration::days(14));
+        assert_eq!(config.projects.rules.max_quota.cpu_cores, 128, "requests share the applications' maximums");
+        let error =
+            Config::merge(SettingsArgs::default(), FileSettings { close_grace_days: Some(0), ..Default::default() })
+                .unwrap_err();
+        assert!(error.to_string().contains("close-grace-days"), "{error}");
+        assert!(toml::from_str::<FileSettings>("[[quota_rules]]\nkind = \"always\"\n").is_err());
+    }
+
+    #[test]
     fn application_rules_come_from_the_settings_and_bad_ones_stop_startup() {
         let file = FileSettings {
             reserved_project_prefixes: Some(vec!["csc-".into(), " ".into()]),
