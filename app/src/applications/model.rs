@@ -503,6 +503,20 @@ pub fn check_quota_value(text: &str, resource: Resource, rules: &ApplicationRule
     Ok(value)
 }
 
+/// Checks the five quota fields (in [`RESOURCES`] order, each named by [`Resource::field`]) against the maximums
+/// in `rules`; every problem is reported with its field.
+pub fn check_quota(values: &[String; 5], rules: &ApplicationRules) -> Result<Quota, Vec<FieldError>> {
+    let mut quota = rules.default_quota;
+    let mut errors = Vec::new();
+    for (resource, text) in RESOURCES.into_iter().zip(values) {
+        match check_quota_value(text, resource, rules) {
+            Ok(value) => quota.set(resource, value),
+            Err(message) => errors.push(FieldError { field: resource.field().to_owned(), message }),
+        }
+    }
+    if errors.is_empty() { Ok(quota) } else { Err(errors) }
+}
+
 /// Checks the whole form; every problem is reported, each with its field.
 pub fn check_application(
     input: &ApplicationInput,
@@ -736,5 +750,18 @@ mod tests {
         let junk = ApplicationInput { billing: "x".into(), ..complete() };
         let errors = check_application(&junk, &rules, today(), Strictness::Submit).unwrap_err();
         assert_eq!(errors[0].field, "billing");
+    }
+
+    #[test]
+    fn quota_fields_are_checked_each_with_its_message() {
+        let max = ApplicationRules::default();
+        let good = ["6", "24", "100", "50", "0"].map(String::from);
+        assert_eq!(check_quota(&good, &max).unwrap().cpu_cores, 6);
+        let bad = ["-1", "lots", "99999999999999999999", "501", "0"].map(String::from);
+        let errors = check_quota(&bad, &max).unwrap_err();
+        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
+        assert_eq!(fields, ["cpu_cores", "memory_gib", "storage_gib", "pods"]);
+        assert!(errors[3].message.contains("At most 500"), "{errors:?}");
+        assert!(errors[0].message.contains("whole number"), "{errors:?}");
     }
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Timelike as _, Utc};
 use super::{ApplicationRecord, ApplicationStore, ChangeOutcome, NewEvent, NewProject, QueueFilter, QueueSort};
 use super::{TransitionChange, billing_columns};
 use crate::applications::model::{
-    ApplicationFields, ApplicationInput, ApplicationRules, MESSAGE_MAX, Quota, RESOURCES, Strictness,
-    check_application, check_quota_value, into_app_error, required_text,
+    ApplicationFields, ApplicationInput, ApplicationRules, MESSAGE_MAX, Quota, Strictness, check_application,
+    check_quota, into_app_error, required_text,
 };
 use crate::applications::state::{Actor, ApplicationState, Transition, next_state};
 use crate::applications::view::{
@@ -18,7 +18,7 @@ use crate::applications::view::{
 use crate::auth::model::{Role, TERMS_VERSION};
 use crate::auth::ssr::{MailNotice, MailRenderer, NewAuditEntry, OutgoingMail, RequestInfo, User};
 use crate::email::EmailAddress;
-use crate::error::{AppError, FieldError};
+use crate::error::AppError;
 
 /// Rows per page of the admins' queue.
 pub const QUEUE_PAGE: u32 = 50;
@@ -45,7 +45,7 @@ impl Default for ApplicationSettings {
 /// What an admin decides.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Approve, granting this quota (as typed: one text per resource, in [`RESOURCES`] order); a quota other than
+    /// Approve, granting this quota (as typed: one text per resource, in [`RESOURCES`](crate::applications::model::RESOURCES) order); a quota other than
     /// the one requested needs a reason.
     Approve {
         /// The granted quota, as typed.
@@ -348,15 +348,7 @@ impl ApplicationService {
     }
 
     fn granted_quota(&self, texts: &[String; 5]) -> Result<Quota, AppError> {
-        let mut quota = self.rules().default_quota;
-        let mut errors = Vec::new();
-        for (resource, text) in RESOURCES.into_iter().zip(texts) {
-            match check_quota_value(text, resource, self.rules()) {
-                Ok(value) => quota.set(resource, value),
-                Err(message) => errors.push(FieldError { field: resource.field().to_owned(), message }),
-            }
-        }
-        if errors.is_empty() { Ok(quota) } else { Err(into_app_error(errors)) }
+        check_quota(texts, self.rules()).map_err(into_app_error)
     }
 
     /// Adds a comment by the applicant or an admin; the other side is told by mail.

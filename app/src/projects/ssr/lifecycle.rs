@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{ProjectService, SUSPEND_REASON_MAX};
 use crate::applications::model::{
-    JUSTIFICATION_MAX, Quota, RESOURCES, check_end_date, check_quota_value, into_app_error, required_text,
+    JUSTIFICATION_MAX, Quota, check_end_date, check_quota, into_app_error, required_text,
 };
 use crate::auth::ssr::{MailNotice, NewAuditEntry, OutgoingMail, RequestInfo, User};
 use crate::email::EmailAddress;
@@ -112,8 +112,8 @@ pub trait LifecycleStore: Send + Sync + 'static {
         audit: &NewAuditEntry,
     ) -> Result<bool, StoreError>;
 
-    /// Addresses of the admins who review requests (those whose accounts are not disabled).
-    async fn request_reviewers(&self) -> Result<Vec<String>, StoreError>;
+    /// Addresses of the admins who are not disabled (they review requests, and hear of failed provisioning).
+    async fn admin_addresses(&self) -> Result<Vec<String>, StoreError>;
 
     /// Queues the sweep for `day` (one `scheduled_runs` row and the job, in one transaction); false when a
     /// process did so already.
@@ -307,7 +307,7 @@ impl ProjectService {
     ) -> Result<QuotaDecision, AppError> {
         let project = self.project_for(user, name, MemberAction::RequestChange).await?;
         let mut errors = Vec::new();
-        let quota = match check_quota(values, &self.settings.rules.max_quota) {
+        let quota = match check_quota(values, &self.settings.rules) {
             Ok(quota) => Some(quota),
             Err(mut quota_errors) => {
                 errors.append(&mut quota_errors);
@@ -494,7 +494,7 @@ impl ProjectService {
     ) -> Result<(), AppError> {
         crate::auth::ssr::require_admin(admin)?;
         let (project_id, pending) = self.pending(request_id, RequestKind::Quota).await?;
-        let granted = check_quota(values, &self.settings.rules.max_quota).map_err(into_app_error)?;
+        let granted = check_quota(values, &self.settings.rules).map_err(into_app_error)?;
         let reason = crate::applications::model::clean_text(reason, JUSTIFICATION_MAX, true)
             .map_err(|error| AppError::invalid("reason", error))?;
         if Some(granted) != pending.quota && reason.is_empty() {
@@ -864,28 +864,13 @@ impl ProjectService {
     async fn mail_to_admins(&self, notice: &MailNotice) -> Result<Vec<OutgoingMail>, AppError> {
         Ok(self
             .lifecycle
-            .request_reviewers()
+            .admin_addresses()
             .await?
             .iter()
             .filter_map(|address| EmailAddress::parse(address).ok())
             .map(|address| self.mail.notice(&address, notice))
             .collect())
     }
-}
-
-/// Reads the five quota fields (named by [`crate::applications::model::Resource::field`]), each checked against
-/// `max`; every problem is reported with its field.
-pub fn check_quota(values: &[String; 5], max: &Quota) -> Result<Quota, Vec<FieldError>> {
-    let rules = crate::applications::model::ApplicationRules { max_quota: *max, ..Default::default() };
-    let mut quota = Quota::STANDARD;
-    let mut errors = Vec::new();
-    for (resource, text) in RESOURCES.into_iter().zip(values) {
-        match check_quota_value(text, resource, &rules) {
-            Ok(value) => quota.set(resource, value),
-            Err(message) => errors.push(FieldError { field: resource.field().to_owned(), message }),
-        }
-    }
-    if errors.is_empty() { Ok(quota) } else { Err(errors) }
 }
 
 fn basis_of(project: &ProjectView) -> RequestBasis {
@@ -971,18 +956,5 @@ mod tests {
         closed.delete_after = Some(noon(day(10)));
         assert_eq!(lifecycle_step(&closed, day(10), noon(day(10)) - chrono::Duration::seconds(1)), None);
         assert_eq!(lifecycle_step(&closed, day(10), noon(day(10))), Some(LifecycleStep::Delete));
-    }
-
-    #[test]
-    fn quota_fields_are_checked_each_with_its_message() {
-        let max = Quota { cpu_cores: 64, memory_gib: 256, storage_gib: 10_000, pods: 500, gpus: 8 };
-        let good = ["6", "24", "100", "50", "0"].map(String::from);
-        assert_eq!(check_quota(&good, &max).unwrap().cpu_cores, 6);
-        let bad = ["-1", "lots", "99999999999999999999", "501", "0"].map(String::from);
-        let errors = check_quota(&bad, &max).unwrap_err();
-        let fields: Vec<&str> = errors.iter().map(|error| error.field.as_str()).collect();
-        assert_eq!(fields, ["cpu_cores", "memory_gib", "storage_gib", "pods"]);
-        assert!(errors[3].message.contains("At most 500"), "{errors:?}");
-        assert!(errors[0].message.contains("whole number"), "{errors:?}");
     }
 }
