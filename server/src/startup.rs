@@ -241,8 +241,16 @@ impl Application {
             tokio::spawn(sessions::delete_expired_forever(store.session_store())),
             tokio::spawn(keep_status_fresh(status, config.status_refresh)),
             tokio::spawn(precompress_assets(pkg_dir)),
-            tokio::spawn(send_daily_digests(applications)),
-            tokio::spawn(sweep_projects_daily(projects)),
+            // The admins' daily digest, and the daily sweep of projects (expiry reminders, expiry, deletion after
+            // the grace period).
+            tokio::spawn(queue_daily("the admins' daily digest", move |now| {
+                let applications = Arc::clone(&applications);
+                async move { applications.send_daily_digest(now).await }
+            })),
+            tokio::spawn(queue_daily("the daily sweep of projects", move |now| {
+                let projects = Arc::clone(&projects);
+                async move { projects.schedule_lifecycle(now).await }
+            })),
         ];
         if let Some(period) = config.jobs.drift_check {
             tasks.push(tokio::spawn(runner.clone().check_drift_forever(period)));
@@ -403,29 +411,20 @@ async fn provisioner(config: &ProvisionerConfig) -> Result<SharedProvisioner, St
     })
 }
 
-/// Queues the daily sweep of projects (expiry reminders, expiry, deletion after the grace period) once a day,
-/// whichever Berth process gets there first; checks every minute.
-async fn sweep_projects_daily(projects: Arc<app::projects::ssr::ProjectService>) {
+/// Once a minute, forever, asks `queue` to queue the work `what` that is done once a day by whichever Berth process
+/// gets there first (`queue` answers whether this process did).
+async fn queue_daily<F, Fut>(what: &'static str, queue: F)
+where
+    F: Fn(chrono::DateTime<chrono::Utc>) -> Fut,
+    Fut: std::future::Future<Output = Result<bool, app::error::AppError>>,
+{
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         ticks.tick().await;
-        match projects.schedule_lifecycle(chrono::Utc::now()).await {
-            Ok(true) => tracing::info!("queued the daily sweep of projects"),
+        match queue(chrono::Utc::now()).await {
+            Ok(true) => tracing::info!("queued {what}"),
             Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "cannot queue the daily sweep of projects; will retry"),
-        }
-    }
-}
-
-/// Queues the admins' daily digest once a day (whichever Berth process gets there first); checks every minute.
-async fn send_daily_digests(applications: Arc<ApplicationService>) {
-    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        ticks.tick().await;
-        match applications.send_daily_digest(chrono::Utc::now()).await {
-            Ok(true) => tracing::info!("queued the admins' daily digest"),
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "cannot queue the admins' daily digest; will retry"),
+            Err(error) => tracing::warn!(%error, "cannot queue {what}; will retry"),
         }
     }
 }

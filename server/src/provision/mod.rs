@@ -171,9 +171,6 @@ pub trait ProvisioningStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Addresses of the admins who are not disabled.
-    async fn admin_addresses(&self) -> Result<Vec<String>, StoreError>;
-
     /// The active projects, for the drift check: their specs.
     async fn active_projects(&self) -> Result<Vec<ProjectSpec>, StoreError>;
 

@@ -29,8 +29,6 @@ pub(crate) const DECIDE_REQUEST: &str = "UPDATE project_requests SET state = $3,
      WHERE id = $1 AND project_id = $2 AND state = 'pending'";
 pub(crate) const SELECT_DECIDED: &str = "SELECT r.state, d.email, r.decided_at FROM project_requests r \
      LEFT JOIN users d ON d.id = r.decided_by WHERE r.id = $1 AND r.project_id = $2";
-pub(crate) const INSERT_REQUEST_EVENT: &str = "INSERT INTO project_events (project_id, at, actor_id, kind, summary, \
-     request_id) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const CLOSE: &str = "UPDATE projects SET state = 'closed', closed_at = $2, delete_after = $3, \
      close_reason = $4, updated_at = $2 WHERE id = $1 AND state <> 'closed'";
 pub(crate) const WITHDRAW_ON_CLOSE: &str = "UPDATE project_requests SET state = 'withdrawn', \
@@ -57,7 +55,7 @@ pub(crate) const SET_DELETED: &str = "UPDATE projects SET deleted_at = $2 WHERE 
 pub(crate) const LIFECYCLE_RUN: &str = "project_lifecycle";
 
 /// Implements `LifecycleStore` for a store type that has the project store's helpers (`lock_project`,
-/// `queue_provisioning`) and the account store's `insert_audit`, `insert_mail` and `insert_job`.
+/// `queue_provisioning`, `insert_project_event`) and the account store's `insert_audit`, `insert_mail` and `insert_job`.
 macro_rules! impl_lifecycle_store {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -79,28 +77,6 @@ macro_rules! impl_lifecycle_store {
                     .into_iter()
                     .map($crate::storage::rows::RequestRow::into_view)
                     .collect()
-            }
-
-            /// A line of a request's timeline (and the project's history), by `actor_id`.
-            async fn insert_request_event(
-                conn: &mut <$db as sqlx::Database>::Connection,
-                project_id: i64,
-                request_id: Option<i64>,
-                audit: &app::auth::ssr::NewAuditEntry,
-                kind: &str,
-                summary: &str,
-            ) -> Result<(), app::error::StoreError> {
-                sqlx::query($crate::storage::lifecycle_sql::INSERT_REQUEST_EVENT)
-                    .bind(project_id)
-                    .bind(audit.at)
-                    .bind(audit.actor_id)
-                    .bind(kind)
-                    .bind(summary)
-                    .bind(request_id)
-                    .execute(&mut *conn)
-                    .await
-                    .map_err($crate::storage::store_error)?;
-                Ok(())
             }
 
             /// The project's quota becomes `quota`; an increase of any resource over `current` is remembered for
@@ -279,7 +255,7 @@ macro_rules! impl_lifecycle_store {
                     (_, _, Some(end_date)) => format!("asked to renew the project until {end_date}"),
                     _ => "asked for a change".to_owned(),
                 };
-                Self::insert_request_event(&mut tx, request.project_id, Some(id), audit, "request", &summary).await?;
+                Self::insert_project_event(&mut tx, request.project_id, Some(id), audit, "request", &summary).await?;
                 self.finish_change(tx, mail, audit).await?;
                 Ok(CreateOutcome::Created { id })
             }
@@ -323,7 +299,9 @@ macro_rules! impl_lifecycle_store {
                     return Ok(match row {
                         None => DecideOutcome::NotFound,
                         Some((state, by, at)) => DecideOutcome::AlreadyDecided {
-                            state: RequestState::parse(&state).unwrap_or(RequestState::Approved),
+                            state: RequestState::parse(&state).ok_or_else(|| {
+                                app::error::StoreError::Corrupt(format!("unknown request state {state:?}"))
+                            })?,
                             by,
                             at,
                         },
@@ -370,7 +348,7 @@ macro_rules! impl_lifecycle_store {
                     (Some(reason), RequestState::Approved) => format!("{summary} ({reason})"),
                     _ => summary,
                 };
-                Self::insert_request_event(
+                Self::insert_project_event(
                     &mut tx,
                     decision.project_id,
                     Some(decision.request_id),
@@ -417,7 +395,7 @@ macro_rules! impl_lifecycle_store {
                     reason.map(|reason| format!(": {reason}")).unwrap_or_default(),
                     delete_after.format("%Y-%m-%d %H:%M")
                 );
-                Self::insert_request_event(&mut tx, project_id, None, audit, "close", &summary).await?;
+                Self::insert_project_event(&mut tx, project_id, None, audit, "close", &summary).await?;
                 Self::queue_provisioning(&mut tx, project_id, audit.at).await?;
                 self.finish_change(tx, mail, audit).await?;
                 Ok(true)
@@ -441,7 +419,7 @@ macro_rules! impl_lifecycle_store {
                 if restored == 0 {
                     return Ok(false);
                 }
-                Self::insert_request_event(
+                Self::insert_project_event(
                     &mut tx,
                     project_id,
                     None,
@@ -496,7 +474,7 @@ macro_rules! impl_lifecycle_store {
                     return Ok(false);
                 }
                 let summary = format!("reminded the managers that the project ends on {end_date}");
-                Self::insert_request_event(&mut tx, project_id, None, audit, "expiry_reminder", &summary).await?;
+                Self::insert_project_event(&mut tx, project_id, None, audit, "expiry_reminder", &summary).await?;
                 self.finish_change(tx, mail, audit).await?;
                 Ok(true)
             }
@@ -524,7 +502,7 @@ macro_rules! impl_lifecycle_store {
                     return Ok(false);
                 }
                 let summary = format!("suspended the project (quota set to zero): {reason}");
-                Self::insert_request_event(&mut tx, project_id, None, audit, "expire", &summary).await?;
+                Self::insert_project_event(&mut tx, project_id, None, audit, "expire", &summary).await?;
                 Self::queue_provisioning(&mut tx, project_id, audit.at).await?;
                 self.finish_change(tx, mail, audit).await?;
                 Ok(true)
@@ -548,7 +526,7 @@ macro_rules! impl_lifecycle_store {
                 if due == 0 {
                     return Ok(false);
                 }
-                Self::insert_request_event(
+                Self::insert_project_event(
                     &mut tx,
                     project_id,
                     None,
@@ -562,7 +540,7 @@ macro_rules! impl_lifecycle_store {
                 Ok(true)
             }
 
-            async fn request_reviewers(&self) -> Result<Vec<String>, app::error::StoreError> {
+            async fn admin_addresses(&self) -> Result<Vec<String>, app::error::StoreError> {
                 sqlx::query_scalar($crate::storage::projects_sql::SELECT_ADMIN_ADDRESSES)
                     .fetch_all(&self.pool)
                     .await

@@ -57,8 +57,8 @@ pub(crate) const SELECT_OPEN_INVITATIONS: &str = "SELECT i.id, i.email, i.role, 
      WHERE i.project_id = $1 AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.email";
 pub(crate) const SELECT_EVENTS: &str = "SELECT e.at, COALESCE(u.email, 'Berth') AS actor, e.summary, e.request_id \
      FROM project_events e LEFT JOIN users u ON u.id = e.actor_id WHERE e.project_id = $1 ORDER BY e.id DESC LIMIT $2";
-pub(crate) const INSERT_EVENT: &str =
-    "INSERT INTO project_events (project_id, at, actor_id, kind, summary) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO project_events (project_id, at, actor_id, kind, summary, \
+     request_id) VALUES ($1, $2, $3, $4, $5, $6)";
 pub(crate) const IS_MEMBER_BY_EMAIL: &str = "SELECT COUNT(*) FROM project_members m JOIN users u ON u.id = m.user_id \
      WHERE m.project_id = $1 AND u.email = $2";
 pub(crate) const HAS_OPEN_INVITATION: &str = "SELECT COUNT(*) FROM project_invitations \
@@ -161,10 +161,12 @@ macro_rules! impl_project_store {
                 Ok(())
             }
 
-            /// A line of the project's history, by the audit entry's actor.
+            /// A line of the project's history, by the audit entry's actor; `request_id` names the change request
+            /// it belongs to (a request's timeline is its lines).
             async fn insert_project_event(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 project_id: i64,
+                request_id: Option<i64>,
                 audit: &app::auth::ssr::NewAuditEntry,
                 kind: &str,
                 summary: &str,
@@ -175,6 +177,7 @@ macro_rules! impl_project_store {
                     .bind(audit.actor_id)
                     .bind(kind)
                     .bind(summary)
+                    .bind(request_id)
                     .execute(&mut *conn)
                     .await
                     .map_err($crate::storage::store_error)?;
@@ -264,7 +267,7 @@ macro_rules! impl_project_store {
                 Self::insert_job(&mut tx, &$crate::jobs::JobPayload::ProvisionProject { project_id }, audit.at)
                     .await
                     .map_err(store_error)?;
-                Self::insert_project_event(&mut tx, project_id, audit, "reprovision", "queued the project's provisioning again")
+                Self::insert_project_event(&mut tx, project_id, None, audit, "reprovision", "queued the project's provisioning again")
                     .await?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -294,7 +297,7 @@ macro_rules! impl_project_store {
                     Some(reason) => ("suspend", format!("suspended the project (quota set to zero): {reason}")),
                     None => ("resume", "resumed the project (its quota is restored)".to_owned()),
                 };
-                Self::insert_project_event(&mut tx, project_id, audit, kind, &summary).await?;
+                Self::insert_project_event(&mut tx, project_id, None, audit, kind, &summary).await?;
                 Self::queue_provisioning(&mut tx, project_id, audit.at).await?;
                 for message in mail {
                     Self::insert_mail(&mut tx, message, audit.at).await.map_err(store_error)?;
@@ -354,7 +357,7 @@ macro_rules! impl_project_store {
                     .await
                     .map_err(store_error)?;
                 let summary = format!("invited {} as {}", invitation.email, invitation.role.label().to_lowercase());
-                Self::insert_project_event(&mut tx, invitation.project_id, audit, "invite", &summary).await?;
+                Self::insert_project_event(&mut tx, invitation.project_id, None, audit, "invite", &summary).await?;
                 Self::insert_mail(&mut tx, mail, audit.at).await.map_err(store_error)?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -385,7 +388,7 @@ macro_rules! impl_project_store {
                     .map_err(store_error)?;
                 let Some(email) = email else { return Ok(false) };
                 let summary = format!("sent the invitation of {email} again (the earlier link no longer works)");
-                Self::insert_project_event(&mut tx, project_id, audit, "invitation_resend", &summary).await?;
+                Self::insert_project_event(&mut tx, project_id, None, audit, "invitation_resend", &summary).await?;
                 Self::insert_mail(&mut tx, mail, audit.at).await.map_err(store_error)?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -410,7 +413,7 @@ macro_rules! impl_project_store {
                     .await
                     .map_err(store_error)?;
                 let Some(email) = email else { return Ok(false) };
-                Self::insert_project_event(&mut tx, project_id, audit, "invitation_revoke", &format!("revoked the invitation of {email}"))
+                Self::insert_project_event(&mut tx, project_id, None, audit, "invitation_revoke", &format!("revoked the invitation of {email}"))
                     .await?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -470,7 +473,7 @@ macro_rules! impl_project_store {
                     .await
                     .map_err(store_error)?;
                 let label = $crate::storage::rows::member_role_of(&role)?.label().to_lowercase();
-                Self::insert_project_event(&mut tx, project_id, audit, "join", &format!("{email} joined as {label}")).await?;
+                Self::insert_project_event(&mut tx, project_id, None, audit, "join", &format!("{email} joined as {label}")).await?;
                 Self::queue_provisioning(&mut tx, project_id, audit.at).await?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -537,7 +540,7 @@ macro_rules! impl_project_store {
                         }
                     }
                 };
-                Self::insert_project_event(&mut tx, change.project_id, audit, kind, &summary).await?;
+                Self::insert_project_event(&mut tx, change.project_id, None, audit, kind, &summary).await?;
                 Self::queue_provisioning(&mut tx, change.project_id, audit.at).await?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
@@ -655,7 +658,7 @@ macro_rules! impl_project_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(store_error)?;
-                    Self::insert_project_event(&mut tx, project_id, &audit, "deleted", "deleted the namespace from the cluster")
+                    Self::insert_project_event(&mut tx, project_id, None, &audit, "deleted", "deleted the namespace from the cluster")
                         .await?;
                 }
                 if first_activation {
@@ -710,13 +713,6 @@ macro_rules! impl_project_store {
                     self.jobs_waker.notify_one();
                 }
                 Ok(())
-            }
-
-            async fn admin_addresses(&self) -> Result<Vec<String>, app::error::StoreError> {
-                sqlx::query_scalar($crate::storage::projects_sql::SELECT_ADMIN_ADDRESSES)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::storage::store_error)
             }
 
             async fn active_projects(&self) -> Result<Vec<app::projects::ssr::desired::ProjectSpec>, app::error::StoreError> {
