@@ -11,7 +11,6 @@ use crate::applications::model::{
     JUSTIFICATION_MAX, Quota, check_end_date, check_quota, into_app_error, required_text,
 };
 use crate::auth::ssr::{MailNotice, NewAuditEntry, OutgoingMail, RequestInfo, User};
-use crate::email::EmailAddress;
 use crate::error::{AppError, FieldError, StoreError};
 use crate::projects::members::MemberAction;
 use crate::projects::model::ProjectState;
@@ -862,14 +861,7 @@ impl ProjectService {
     }
 
     async fn mail_to_admins(&self, notice: &MailNotice) -> Result<Vec<OutgoingMail>, AppError> {
-        Ok(self
-            .lifecycle
-            .admin_addresses()
-            .await?
-            .iter()
-            .filter_map(|address| EmailAddress::parse(address).ok())
-            .map(|address| self.mail.notice(&address, notice))
-            .collect())
+        Ok(self.notices(&self.lifecycle.admin_addresses().await?, notice))
     }
 }
 

@@ -368,14 +368,16 @@ impl ProjectService {
     }
 
     async fn mail_to_managers(&self, project_id: i64, notice: &MailNotice) -> Result<Vec<OutgoingMail>, AppError> {
-        Ok(self
-            .store
-            .manager_addresses(project_id)
-            .await?
+        Ok(self.notices(&self.store.manager_addresses(project_id).await?, notice))
+    }
+
+    /// `notice` to each of the stored `addresses` (one that no longer parses is skipped).
+    fn notices(&self, addresses: &[String], notice: &MailNotice) -> Vec<OutgoingMail> {
+        addresses
             .iter()
             .filter_map(|address| EmailAddress::parse(address).ok())
             .map(|address| self.mail.notice(&address, notice))
-            .collect())
+            .collect()
     }
 
     /// A manager (or an admin) invites `email` to the project as `role`: the link goes out by mail.
