@@ -117,6 +117,18 @@ fn FieldMessage(id: String, message: Signal<Option<String>>) -> impl IntoView {
     move || message.get().map(|message| view! { <p id=id.clone() class="field-error">{message}</p> })
 }
 
+/// A reason (or note) field: its label, the text area and its error line.
+#[component]
+fn ReasonField(id: String, label: &'static str, required: bool, message: Signal<Option<String>>) -> impl IntoView {
+    let error_id = format!("{id}-error");
+    view! {
+        <label for=id.clone()>{label}</label>
+        <textarea id=id name="reason" rows="2" maxlength="1000" required=required
+            aria-invalid=move || message.get().map(|_| "true") aria-describedby=error_id.clone()></textarea>
+        <FieldMessage id=error_id message/>
+    }
+}
+
 /// A request state as a badge: text and colour.
 #[component]
 pub fn RequestStateBadge(state: RequestState) -> impl IntoView {
@@ -248,10 +260,8 @@ fn QuotaRequestForm(project: ProjectView, action: ServerAction<RequestQuota>) ->
                     }).collect_view()}
                 </tbody>
             </table>
-            <label for="quota-reason">"Why the project needs it"</label>
-            <textarea id="quota-reason" name="reason" rows="2" maxlength="1000" required=true
-                aria-invalid=move || reason_error().map(|_| "true") aria-describedby="quota-reason-error"></textarea>
-            <FieldMessage id="quota-reason-error".to_owned() message=Signal::derive(reason_error)/>
+            <ReasonField id="quota-reason".to_owned() label="Why the project needs it" required=true
+                message=Signal::derive(reason_error)/>
             <button type="submit">"Ask for this quota"</button>
         </ActionForm>
     }
@@ -272,10 +282,8 @@ fn RenewalForm(project: ProjectView, action: ServerAction<RequestRenewal>) -> im
                 min=(project.end_date + chrono::Duration::days(1)).to_string()
                 aria-invalid=move || date_error().map(|_| "true") aria-describedby="renewal-date-error"/>
             <FieldMessage id="renewal-date-error".to_owned() message=Signal::derive(date_error)/>
-            <label for="renewal-reason">"Why the project goes on"</label>
-            <textarea id="renewal-reason" name="reason" rows="2" maxlength="1000" required=true
-                aria-invalid=move || reason_error().map(|_| "true") aria-describedby="renewal-reason-error"></textarea>
-            <FieldMessage id="renewal-reason-error".to_owned() message=Signal::derive(reason_error)/>
+            <ReasonField id="renewal-reason".to_owned() label="Why the project goes on" required=true
+                message=Signal::derive(reason_error)/>
             <button type="submit">"Ask for a renewal"</button>
         </ActionForm>
     }
@@ -379,10 +387,8 @@ fn DecideForms(request: RequestView, actions: ChangeActions) -> impl IntoView {
                             }
                         }).collect_view()}
                     </fieldset>
-                    <label for=format!("grant-{id}-reason")>"Note (needed when you grant other values)"</label>
-                    <textarea id=format!("grant-{id}-reason") name="reason" rows="2" maxlength="1000"
-                        aria-invalid=move || reason_error().map(|_| "true")></textarea>
-                    {move || reason_error().map(|message| view! { <p class="field-error">{message}</p> })}
+                    <ReasonField id=format!("grant-{id}-reason") label="Note (needed when you grant other values)"
+                        required=false message=Signal::derive(reason_error)/>
                     <button type="submit">"Approve"</button>
                 </ActionForm>
             }
@@ -400,10 +406,8 @@ fn DecideForms(request: RequestView, actions: ChangeActions) -> impl IntoView {
                     <input id=format!("grant-{id}-date") name="end_date" type="date" required=true value=asked
                         aria-invalid=move || date_error().map(|_| "true")/>
                     {move || date_error().map(|message| view! { <p class="field-error">{message}</p> })}
-                    <label for=format!("grant-{id}-reason")>"Note (needed when you grant another date)"</label>
-                    <textarea id=format!("grant-{id}-reason") name="reason" rows="2" maxlength="1000"
-                        aria-invalid=move || reason_error().map(|_| "true")></textarea>
-                    {move || reason_error().map(|message| view! { <p class="field-error">{message}</p> })}
+                    <ReasonField id=format!("grant-{id}-reason") label="Note (needed when you grant another date)"
+                        required=false message=Signal::derive(reason_error)/>
                     <button type="submit">"Approve"</button>
                 </ActionForm>
             }
@@ -415,10 +419,8 @@ fn DecideForms(request: RequestView, actions: ChangeActions) -> impl IntoView {
             {approve}
             <ActionForm action=actions.reject attr:class="stack">
                 <input type="hidden" name="request_id" value=id.clone()/>
-                <label for=format!("reject-{id}-reason")>"Reason for rejecting (the managers are told)"</label>
-                <textarea id=format!("reject-{id}-reason") name="reason" rows="2" maxlength="1000" required=true
-                    aria-invalid=move || reject_error().map(|_| "true")></textarea>
-                {move || reject_error().map(|message| view! { <p class="field-error">{message}</p> })}
+                <ReasonField id=format!("reject-{id}-reason") label="Reason for rejecting (the managers are told)"
+                    required=true message=Signal::derive(reject_error)/>
                 <button type="submit" class="danger">"Reject"</button>
             </ActionForm>
         </div>
@@ -441,10 +443,8 @@ pub fn CloseSection(project: ProjectView, action: ServerAction<CloseProject>) ->
                 <input id="close-confirm" name="confirm" type="text" autocomplete="off" required=true
                     aria-invalid=move || confirm_error().map(|_| "true") aria-describedby="close-confirm-error"/>
                 <FieldMessage id="close-confirm-error".to_owned() message=Signal::derive(confirm_error)/>
-                <label for="close-reason">"Reason (optional)"</label>
-                <textarea id="close-reason" name="reason" rows="2" maxlength="1000"
-                    aria-invalid=move || reason_error().map(|_| "true") aria-describedby="close-reason-error"></textarea>
-                <FieldMessage id="close-reason-error".to_owned() message=Signal::derive(reason_error)/>
+                <ReasonField id="close-reason".to_owned() label="Reason (optional)" required=false
+                    message=Signal::derive(reason_error)/>
                 <button type="submit" class="danger">"Close the project"</button>
             </ActionForm>
         </section>
