@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod applications;
 pub mod auth;
+pub mod billing;
 pub mod components;
 pub mod email;
 pub mod error;

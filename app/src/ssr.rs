@@ -21,6 +21,8 @@ pub struct AppState {
     pub applications: Arc<crate::applications::ssr::ApplicationService>,
     /// Projects and their provisioning.
     pub projects: Arc<crate::projects::ssr::ProjectService>,
+    /// Usage, the ledger and what projects cost.
+    pub billing: Arc<crate::billing::ssr::BillingService>,
     /// The admins' view of background jobs.
     pub jobs: Arc<crate::jobs::ssr::JobAdminService>,
     /// Identity providers offered on the sign-in page.

@@ -360,8 +360,41 @@ struct FileSettings {
     quota_rules: Option<Vec<app::projects::requests::QuotaRule>>,
     /// The objects every project gets (file only).
     cluster: Option<ClusterFile>,
+    /// BU rates with the day each takes effect (file only; `[[billing_rates]]` tables).
+    billing_rates: Option<Vec<BillingRatesFile>>,
     #[serde(default)]
     oidc_providers: Vec<OidcProviderFile>,
+}
+
+/// A `[[billing_rates]]` table of the settings file: BU per unit-hour, as decimals, from a day on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BillingRatesFile {
+    from: chrono::NaiveDate,
+    cpu_core_hour: String,
+    memory_gib_hour: String,
+    storage_tib_hour: String,
+}
+
+/// The rate schedule of the file's `[[billing_rates]]` tables, or Rahti's 2026 rates.
+fn parse_billing(file: &FileSettings) -> Result<app::billing::ssr::BillingSettings, ConfigError> {
+    use app::billing::model::{MilliBu, RateSchedule, Rates};
+    let Some(tables) = &file.billing_rates else { return Ok(app::billing::ssr::BillingSettings::default()) };
+    let amount = |field: &str, from: chrono::NaiveDate, text: &str| {
+        MilliBu::parse(text)
+            .map_err(|error| invalid("billing_rates", format!("{field} of the rates from {from}: {text:?}: {error}")))
+    };
+    let mut entries = Vec::with_capacity(tables.len());
+    for table in tables {
+        let rates = Rates {
+            cpu: amount("cpu_core_hour", table.from, &table.cpu_core_hour)?,
+            memory: amount("memory_gib_hour", table.from, &table.memory_gib_hour)?,
+            storage: amount("storage_tib_hour", table.from, &table.storage_tib_hour)?,
+        };
+        entries.push((table.from, rates));
+    }
+    let rates = RateSchedule::new(entries).map_err(|error| invalid("billing_rates", error.to_string()))?;
+    Ok(app::billing::ssr::BillingSettings { rates, ..Default::default() })
 }
 
 /// The `[cluster]` table of the settings file: the LimitRange and NetworkPolicy every project gets.
@@ -424,6 +457,8 @@ pub struct Config {
     pub projects: app::projects::ssr::ProjectSettings,
     /// How background jobs are run.
     pub jobs: crate::jobs::JobSettings,
+    /// Rates and the usage push API's limits.
+    pub billing: app::billing::ssr::BillingSettings,
 }
 
 /// The provisioning backend and its settings.
@@ -719,6 +754,7 @@ impl Config {
             close_grace: chrono::Duration::days(i64::from(close_grace_days)),
         };
         let jobs = parse_jobs(&args, &file)?;
+        let billing = parse_billing(&file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
             .map_err(|error| invalid("listen", format!("{listen:?} is not an ADDRESS:PORT ({error})")))?;
@@ -796,6 +832,7 @@ impl Config {
             cluster,
             projects,
             jobs,
+            billing,
             listen,
             database_url,
             base_url,
@@ -1349,6 +1386,35 @@ mod tests {
                 .unwrap_err();
         assert!(error.to_string().contains("close-grace-days"), "{error}");
         assert!(toml::from_str::<FileSettings>("[[quota_rules]]\nkind = \"always\"\n").is_err());
+    }
+
+    #[test]
+    fn billing_rates_come_from_the_file_and_bad_ones_stop_startup() {
+        use app::billing::model::{MilliBu, Rates};
+        let defaults = Config::merge(SettingsArgs::default(), FileSettings::default()).unwrap();
+        assert_eq!(defaults.billing.rates.entries()[0].1, Rates::RAHTI_2026);
+        let file: FileSettings = toml::from_str(
+            "[[billing_rates]]\nfrom = \"2027-01-01\"\ncpu_core_hour = \"1.2\"\nmemory_gib_hour = \"1.6\"\n\
+             storage_tib_hour = \"3.6\"\n[[billing_rates]]\nfrom = \"2026-01-01\"\ncpu_core_hour = \"1.05\"\n\
+             memory_gib_hour = \"1.6\"\nstorage_tib_hour = \"3.6\"\n",
+        )
+        .unwrap();
+        let config = Config::merge(SettingsArgs::default(), file).unwrap();
+        let entries = config.billing.rates.entries();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[1].1.cpu, MilliBu(1200), "sorted by day");
+        let bad = |text: &str| {
+            let file: FileSettings = toml::from_str(text).unwrap();
+            Config::merge(SettingsArgs::default(), file).unwrap_err().to_string()
+        };
+        let precise = bad("[[billing_rates]]\nfrom = \"2026-01-01\"\ncpu_core_hour = \"1.0505\"\n\
+             memory_gib_hour = \"1.6\"\nstorage_tib_hour = \"3.6\"\n");
+        assert!(precise.contains("cpu_core_hour") && precise.contains("three decimals"), "{precise}");
+        let twice = bad("[[billing_rates]]\nfrom = \"2026-01-01\"\ncpu_core_hour = \"1\"\nmemory_gib_hour = \"1\"\n\
+             storage_tib_hour = \"1\"\n[[billing_rates]]\nfrom = \"2026-01-01\"\ncpu_core_hour = \"2\"\n\
+             memory_gib_hour = \"1\"\nstorage_tib_hour = \"1\"\n");
+        assert!(twice.contains("2026-01-01"), "{twice}");
+        assert!(toml::from_str::<FileSettings>("[[billing_rates]]\nfrom = \"2026-01-01\"\n").is_err());
     }
 
     #[test]

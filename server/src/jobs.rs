@@ -81,6 +81,11 @@ pub enum JobPayload {
         /// The sweep's "now".
         at: DateTime<Utc>,
     },
+    /// Writes the BU ledger up to the hour that starts at `hour` (filling any gap, correcting late samples).
+    UsageRollup {
+        /// The last complete hour when it was queued.
+        hour: DateTime<Utc>,
+    },
 }
 
 impl JobPayload {
@@ -90,6 +95,7 @@ impl JobPayload {
             JobPayload::SendMail { .. } => "send_mail",
             JobPayload::ProvisionProject { .. } => "provision_project",
             JobPayload::ProjectLifecycle { .. } => "project_lifecycle",
+            JobPayload::UsageRollup { .. } => "usage_rollup",
         }
     }
 
@@ -97,6 +103,8 @@ impl JobPayload {
     pub fn dedupe_key(&self) -> Option<String> {
         match self {
             JobPayload::SendMail { .. } | JobPayload::ProjectLifecycle { .. } => None,
+            // One rollup at a time: a second would only wait on the first's rows.
+            JobPayload::UsageRollup { .. } => Some("usage_rollup".to_owned()),
             JobPayload::ProvisionProject { project_id } => Some(format!("project:{project_id}")),
         }
     }
@@ -109,7 +117,7 @@ impl JobPayload {
     /// Reads a stored job.
     pub fn parse(kind: &str, payload: &str) -> Result<Self, String> {
         match kind {
-            "send_mail" | "provision_project" | "project_lifecycle" => {
+            "send_mail" | "provision_project" | "project_lifecycle" | "usage_rollup" => {
                 let parsed: Self =
                     serde_json::from_str(payload).map_err(|error| format!("bad {kind} payload: {error}"))?;
                 if parsed.kind() != kind {
@@ -249,6 +257,8 @@ enum JobError {
     KeptChanging(i64),
     #[error("the projects' daily sweep stopped: {0}")]
     Sweep(app::error::AppError),
+    #[error("the usage rollup stopped")]
+    Rollup(#[source] StoreError),
 }
 
 impl JobError {
@@ -256,7 +266,7 @@ impl JobError {
     fn is_permanent(&self) -> bool {
         match self {
             JobError::BadRow(_) | JobError::MissingMail(_) | JobError::ExpiredMail(_) => true,
-            JobError::Store(_) | JobError::KeptChanging(_) | JobError::Sweep(_) => false,
+            JobError::Store(_) | JobError::KeptChanging(_) | JobError::Sweep(_) | JobError::Rollup(_) => false,
             JobError::Mail(error) => error.is_permanent(),
             JobError::Provision(error) => error.is_permanent(),
         }
@@ -292,19 +302,22 @@ pub struct JobRunner {
     mailer: Arc<Mailer>,
     provisioning: Provisioning,
     projects: Arc<app::projects::ssr::ProjectService>,
+    billing: Arc<app::billing::ssr::BillingService>,
     settings: JobSettings,
 }
 
 impl JobRunner {
-    /// A runner over `store`, delivering mail with `mailer` and provisioning projects with `provisioning`.
+    /// A runner over `store`, delivering mail with `mailer`, provisioning projects with `provisioning`, sweeping
+    /// them with `projects` and rolling usage up into the ledger with `billing`.
     pub fn new(
         store: Arc<dyn crate::storage::Store>,
         mailer: Arc<Mailer>,
         provisioning: Provisioning,
         projects: Arc<app::projects::ssr::ProjectService>,
+        billing: Arc<app::billing::ssr::BillingService>,
         settings: JobSettings,
     ) -> Self {
-        Self { store, mailer, provisioning, projects, settings }
+        Self { store, mailer, provisioning, projects, billing, settings }
     }
 
     /// The provisioning backend's name.
@@ -360,6 +373,7 @@ impl JobRunner {
                 Ok(JobPayload::SendMail { outbox_id }) => self.send_mail(job.id, *outbox_id).await,
                 Ok(JobPayload::ProvisionProject { project_id }) => self.provision(&job, *project_id).await,
                 Ok(JobPayload::ProjectLifecycle { at }) => self.sweep_projects(job.id, *at).await,
+                Ok(JobPayload::UsageRollup { hour }) => self.roll_up_usage(job.id, *hour).await,
                 Err(reason) => Err(JobError::BadRow(reason.clone())),
             }
         };
@@ -413,6 +427,19 @@ impl JobRunner {
             expired = report.expired,
             deleted = report.deleted,
             "swept the projects' lifecycle"
+        );
+        self.store.finish_job(job_id, Utc::now()).await?;
+        Ok(Handled::Done)
+    }
+
+    /// The ledger up to `hour`; every step is idempotent, so a rollup cut short is finished by the next one.
+    async fn roll_up_usage(&self, job_id: i64, hour: DateTime<Utc>) -> Result<Handled, JobError> {
+        let report = self.billing.rollup(hour).await.map_err(JobError::Rollup)?;
+        tracing::info!(
+            hours = report.hours,
+            charges = report.charges,
+            corrections = report.corrections,
+            "rolled usage up into the ledger"
         );
         self.store.finish_job(job_id, Utc::now()).await?;
         Ok(Handled::Done)

@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::config::ProvisionerConfig;
 use crate::http::security::SiteOrigin;
 use crate::http::status::StatusPages;
-use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, security, status};
+use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, security, status, usage};
 use crate::jobs::{JobRunner, Provisioning};
 use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
 use crate::oidc::OidcProviders;
@@ -68,6 +68,13 @@ struct ServerState {
     metrics: Arc<metrics::Metrics>,
     auth: Arc<AuthService>,
     oidc: Arc<OidcProviders>,
+    billing: Arc<app::billing::ssr::BillingService>,
+}
+
+impl FromRef<ServerState> for Arc<app::billing::ssr::BillingService> {
+    fn from_ref(state: &ServerState) -> Self {
+        Arc::clone(&state.billing)
+    }
 }
 
 impl FromRef<ServerState> for Arc<OidcProviders> {
@@ -157,11 +164,17 @@ impl Application {
             Arc::new(TemplateRenderer::new(&config.base_url)),
             config.projects.clone(),
         ));
+        let billing = Arc::new(app::billing::ssr::BillingService::new(
+            store.clone(),
+            Arc::clone(&projects),
+            config.billing.clone(),
+        ));
         let app_state = AppState {
             status: Arc::clone(&status),
             auth: Arc::clone(&auth),
             applications: Arc::clone(&applications),
             projects: Arc::clone(&projects),
+            billing: Arc::clone(&billing),
             jobs: Arc::new(app::jobs::ssr::JobAdminService::new(store.clone())),
             providers,
         };
@@ -180,6 +193,7 @@ impl Application {
             metrics: metrics.clone(),
             auth: Arc::clone(&auth),
             oidc: Arc::new(OidcProviders::new(&config.oidc_providers, &config.base_url)),
+            billing: Arc::clone(&billing),
         };
 
         let form_targets = provider_origins(&config.oidc_providers);
@@ -203,6 +217,11 @@ impl Application {
             .layer(middleware::from_fn_with_state(Arc::clone(&auth), auth::resolve_user))
             .layer(sessions::layer(store.session_store(), config.is_https(), config.sessions.idle))
             .layer(middleware::from_fn_with_state(Arc::clone(&pages), status::cached_for_anonymous));
+        // Collectors authenticate with a bearer token, not a cookie: no cross-site check applies to them.
+        let collectors = Router::new()
+            .route("/api/v1/usage", post(usage::push))
+            .layer(axum::extract::DefaultBodyLimit::max(usage::BODY_LIMIT))
+            .with_state(state.clone());
         let router = Router::new()
             .route("/status.json", get(status::json))
             .route("/status/feed.atom", get(status::atom))
@@ -213,6 +232,7 @@ impl Application {
             .merge(people)
             .merge(assets::pkg_router(&format!("/{}", leptos.site_pkg_dir), pkg_dir.clone(), leptos.hash_files))
             .layer(middleware::from_fn_with_state(site.clone(), security::refuse_cross_site))
+            .merge(collectors)
             .layer(middleware::from_fn_with_state(site, security::headers))
             .layer(middleware::from_fn(cache::default_cache_control))
             .layer(middleware::from_fn_with_state(
@@ -234,6 +254,7 @@ impl Application {
                 metrics: metrics_for_jobs,
             },
             Arc::clone(&projects),
+            Arc::clone(&billing),
             config.jobs,
         );
         tracing::info!(backend = runner.backend(), "provisioning backend ready");
@@ -250,6 +271,10 @@ impl Application {
             tokio::spawn(queue_daily("the daily sweep of projects", move |now| {
                 let projects = Arc::clone(&projects);
                 async move { projects.schedule_lifecycle(now).await }
+            })),
+            tokio::spawn(queue_daily("the hourly usage rollup", move |now| {
+                let billing = Arc::clone(&billing);
+                async move { billing.schedule_rollup(now).await }
             })),
         ];
         if let Some(period) = config.jobs.drift_check {
@@ -411,8 +436,8 @@ async fn provisioner(config: &ProvisionerConfig) -> Result<SharedProvisioner, St
     })
 }
 
-/// Once a minute, forever, asks `queue` to queue the work `what` that is done once a day by whichever Berth process
-/// gets there first (`queue` answers whether this process did).
+/// Once a minute, forever, asks `queue` to queue the work `what` that is done once a period (a day, an hour) by
+/// whichever Berth process gets there first (`queue` answers whether this process did).
 async fn queue_daily<F, Fut>(what: &'static str, queue: F)
 where
     F: Fn(chrono::DateTime<chrono::Utc>) -> Fut,

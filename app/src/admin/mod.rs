@@ -102,6 +102,7 @@ pub fn AdminHomePage() -> impl IntoView {
                             <li><a href="/admin/jobs">"Background jobs"</a></li>
                             <li><a href="/admin/audit">"Audit trail"</a></li>
                         </ul>
+                        <crate::billing::views::CollectorsSection/>
                     }.into_any(),
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }

@@ -15,7 +15,7 @@ use crate::error::AppError;
 pub const JOBS_PAGE: u32 = 50;
 
 /// The kinds of job, as stored.
-pub const JOB_KINDS: [&str; 3] = ["send_mail", "provision_project", "project_lifecycle"];
+pub const JOB_KINDS: [&str; 4] = ["send_mail", "provision_project", "project_lifecycle", "usage_rollup"];
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

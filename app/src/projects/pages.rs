@@ -214,6 +214,7 @@ fn ProjectDetails(
                 <p class="hint">"While the project is suspended or closed its quota on the cluster is zero."</p>
             })}
         </section>
+        <crate::billing::views::ProjectCostSection name=name.clone()/>
         {(state != ProjectState::Closed).then(|| view! { <RequestsSection project=project.clone() actions=changes/> })}
         <MembersSection project=project.clone() actions=members/>
         {project.drift.clone().map(|drift| view! {

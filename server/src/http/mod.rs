@@ -11,3 +11,4 @@ pub mod metrics;
 pub mod request_id;
 pub mod security;
 pub mod status;
+pub mod usage;

@@ -3,6 +3,7 @@
 
 mod accounts_sql;
 mod applications_sql;
+mod billing_sql;
 mod jobs_sql;
 mod lifecycle_sql;
 mod pool_store;
@@ -68,6 +69,7 @@ pub trait Store:
     + ApplicationStore
     + ProjectStore
     + app::projects::ssr::lifecycle::LifecycleStore
+    + app::billing::ssr::BillingStore
     + app::jobs::ssr::JobAdminStore
     + crate::jobs::JobStore
     + crate::provision::ProvisioningStore

@@ -7,6 +7,7 @@ use sqlx::{Postgres, Transaction};
 
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
+use super::billing_sql::impl_billing_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::lifecycle_sql::impl_lifecycle_store;
 use super::pool_store::impl_store;
@@ -116,6 +117,8 @@ impl_job_admin_store!(PostgresStore, sqlx::Postgres);
 impl_project_store!(PostgresStore, sqlx::Postgres, " FOR UPDATE");
 
 impl_lifecycle_store!(PostgresStore, sqlx::Postgres);
+
+impl_billing_store!(PostgresStore, sqlx::Postgres);
 
 impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS, |store| Some(Box::pin(
     PostgresStore::listen_for_jobs(store.pool.clone(), std::sync::Arc::clone(&store.jobs_waker))

@@ -929,6 +929,9 @@ impl AdminJobRow {
             Ok(crate::jobs::JobPayload::ProjectLifecycle { at }) => {
                 format!("projects as of {}", at.format("%Y-%m-%d %H:%M UTC"))
             }
+            Ok(crate::jobs::JobPayload::UsageRollup { hour }) => {
+                format!("usage up to the hour from {}", hour.format("%Y-%m-%d %H:%M UTC"))
+            }
             Err(reason) => reason,
         };
         app::jobs::JobView {

@@ -8,6 +8,7 @@ use sqlx::{Sqlite, Transaction};
 
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
+use super::billing_sql::impl_billing_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::lifecycle_sql::impl_lifecycle_store;
 use super::pool_store::impl_store;
@@ -112,5 +113,7 @@ impl_job_admin_store!(SqliteStore, sqlx::Sqlite);
 impl_project_store!(SqliteStore, sqlx::Sqlite, "");
 
 impl_lifecycle_store!(SqliteStore, sqlx::Sqlite);
+
+impl_billing_store!(SqliteStore, sqlx::Sqlite);
 
 impl_store!(SqliteStore, Backend::Sqlite, SessionBackend::sqlite, MAX_CONNECTIONS, |_| None);

@@ -8,6 +8,7 @@ mod accounts;
 mod admin;
 mod application_store;
 mod applications;
+mod billing;
 mod binary;
 mod hardening;
 mod helpers;

@@ -1,0 +1,531 @@
+//! The server side of usage and billing: the store contract, usage pushed by collectors, the hourly rollup into the
+//! ledger, and what a project's page shows of its cost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, TimeZone, Utc};
+use serde::Deserialize;
+
+use super::model::{BilledResource, Milli, MilliBu, RateSchedule, charge, usage_milli};
+use super::{CollectorView, ProjectBilling, UsageBar};
+use crate::auth::ssr::{NewAuditEntry, RequestInfo, User, new_token, require_admin, token_hash};
+use crate::error::{AppError, StoreError};
+use crate::projects::ssr::ProjectService;
+
+/// A usage sample ready to store: its project found, its value in thousandths of the unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSample {
+    /// The project.
+    pub project_id: i64,
+    /// What was measured.
+    pub resource: BilledResource,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How much, in thousandths of the resource's unit.
+    pub value: Milli,
+}
+
+/// The usage of one resource of one project in one hour, as the samples summed up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HourUsage {
+    /// Samples received for the hour.
+    pub samples: i64,
+    /// Their sum, in thousandths of the unit.
+    pub total: Milli,
+}
+
+impl HourUsage {
+    /// The hour's usage: the mean of its samples, rounded to the nearest thousandth, halves up.
+    pub fn mean(self) -> Option<Milli> {
+        (self.samples > 0).then(|| (self.total + self.samples / 2) / self.samples)
+    }
+}
+
+/// What the rollup needs to price one project's hour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourInput {
+    /// The project.
+    pub project_id: i64,
+    /// The account it draws on now, if any.
+    pub account_id: Option<i64>,
+    /// The most it reserved during the hour, per resource in [`BilledResource::ALL`] order, in thousandths.
+    pub request: [Milli; 3],
+    /// What it used, per resource, where samples came.
+    pub usage: [Option<HourUsage>; 3],
+}
+
+/// One line the rollup writes to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerCharge {
+    /// The project.
+    pub project_id: i64,
+    /// The account charged.
+    pub account_id: Option<i64>,
+    /// The resource.
+    pub resource: BilledResource,
+    /// The hour (its start).
+    pub hour: DateTime<Utc>,
+    /// What was reserved, in thousandths of the unit.
+    pub request: Milli,
+    /// What was used, if known.
+    pub usage: Option<Milli>,
+    /// Samples behind `usage` (the rollup marks them accounted for).
+    pub samples: i64,
+    /// The rate applied.
+    pub rate: MilliBu,
+    /// BU charged for the hour.
+    pub amount: MilliBu,
+}
+
+/// An hour of one project and resource whose samples changed after the rollup wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StaleHour {
+    /// The project.
+    pub project_id: i64,
+    /// The resource.
+    pub resource: BilledResource,
+    /// The hour.
+    pub hour: DateTime<Utc>,
+    /// The samples the ledger has accounted for so far.
+    pub rolled_samples: i64,
+}
+
+/// What a project's page shows, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectCost {
+    /// BU this calendar month (UTC) so far.
+    pub this_month: MilliBu,
+    /// BU last month.
+    pub last_month: MilliBu,
+    /// The latest hour with usage, and each resource's usage then.
+    pub latest_usage: Option<(DateTime<Utc>, [Option<Milli>; 3])>,
+}
+
+/// Usage, collectors and the ledger.
+#[async_trait]
+pub trait BillingStore: Send + Sync + 'static {
+    /// Adds a collector with the hash of its token.
+    async fn create_collector(&self, name: &str, token_hash: &str, audit: &NewAuditEntry) -> Result<i64, StoreError>;
+
+    /// Revokes a collector; false when there is no such collector or it was already revoked.
+    async fn revoke_collector(&self, id: i64, audit: &NewAuditEntry) -> Result<bool, StoreError>;
+
+    /// Every collector, newest first.
+    async fn collectors(&self) -> Result<Vec<CollectorView>, StoreError>;
+
+    /// The collector whose token has this hash, unless revoked; records that it was used.
+    async fn use_collector(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<i64>, StoreError>;
+
+    /// The ids of the projects among `names` that exist and are not deleted.
+    async fn project_ids(&self, names: &[String]) -> Result<HashMap<String, i64>, StoreError>;
+
+    /// Stores samples from `source`, skipping any already stored; returns how many were new.
+    async fn record_samples(
+        &self,
+        source: &str,
+        samples: &[StoredSample],
+        received_at: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// The last hour the rollup wrote.
+    async fn rollup_watermark(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// The earliest moment anything could be charged (a reservation or a sample).
+    async fn first_billable_at(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// What every project that reserved or used anything in the hour from `hour` needs to be priced.
+    async fn hour_inputs(&self, hour: DateTime<Utc>, project_id: Option<i64>) -> Result<Vec<HourInput>, StoreError>;
+
+    /// Writes an hour's charges (those already written are kept as they are) and moves the watermark to `hour`,
+    /// in one transaction.
+    async fn write_hour(&self, hour: DateTime<Utc>, charges: &[LedgerCharge]) -> Result<(), StoreError>;
+
+    /// Hours up to `up_to` whose samples changed after they were rolled up, oldest first, at most `limit`.
+    async fn stale_hours(&self, up_to: DateTime<Utc>, limit: u32) -> Result<Vec<StaleHour>, StoreError>;
+
+    /// Brings the ledger of a stale hour to `expected`: adds a correction for the difference, unless another run
+    /// already did (then nothing is written); returns whether a correction row was written.
+    async fn correct_hour(
+        &self,
+        stale: &StaleHour,
+        expected: &LedgerCharge,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// A project's BU from `last_month` to `this_month` and from `this_month` on, and its latest usage.
+    async fn project_cost(
+        &self,
+        project_id: i64,
+        this_month: DateTime<Utc>,
+        last_month: DateTime<Utc>,
+    ) -> Result<ProjectCost, StoreError>;
+
+    /// Queues the rollup of the hours up to `hour`, once per hour whichever process asks first; false if it was.
+    async fn schedule_rollup(&self, hour: DateTime<Utc>) -> Result<bool, StoreError>;
+}
+
+/// Settings of usage and billing.
+#[derive(Debug, Clone)]
+pub struct BillingSettings {
+    /// The rates, with the day each takes effect.
+    pub rates: RateSchedule,
+    /// The most samples one push may carry.
+    pub max_batch: usize,
+    /// How far in the future a sample may be dated (clocks differ a little).
+    pub clock_skew: Duration,
+    /// How old a sample may be (later ones would reopen statements long sent).
+    pub max_sample_age: Duration,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self {
+            rates: RateSchedule::default(),
+            max_batch: MAX_BATCH,
+            clock_skew: Duration::minutes(5),
+            max_sample_age: Duration::days(60),
+        }
+    }
+}
+
+/// The most samples one push may carry, by default.
+pub const MAX_BATCH: usize = 5_000;
+/// The longest collector name.
+pub const COLLECTOR_NAME_MAX: usize = 100;
+/// Stale hours corrected per round of the rollup.
+const STALE_BATCH: u32 = 500;
+
+/// A batch of samples, as `POST /api/v1/usage` receives it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageBatch {
+    /// The samples.
+    pub samples: Vec<PushedSample>,
+}
+
+/// One pushed sample, before it is checked.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushedSample {
+    /// The project's name.
+    pub project: String,
+    /// `cpu`, `memory` or `storage`.
+    pub resource: String,
+    /// In the resource's unit: cores, GiB.
+    pub value: f64,
+    /// When it was measured (RFC 3339).
+    pub time: DateTime<Utc>,
+}
+
+/// What became of a push.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IngestReport {
+    /// New samples stored.
+    pub accepted: u64,
+    /// Samples that were already stored (sent before).
+    pub duplicates: u64,
+    /// Samples refused, with why.
+    pub rejected: Vec<RejectedSample>,
+}
+
+/// A sample refused from a batch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedSample {
+    /// Its position in the batch, from 0.
+    pub index: usize,
+    /// Why.
+    pub error: String,
+}
+
+/// Why a push was refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// No token, or one that is unknown or revoked.
+    #[error("a valid collector token is needed")]
+    Unauthorised,
+    /// More samples than allowed.
+    #[error("a batch may carry at most {0} samples")]
+    TooLarge(usize),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a rollup run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollupReport {
+    /// Hours written.
+    pub hours: u64,
+    /// Charge rows written.
+    pub charges: u64,
+    /// Correction rows written.
+    pub corrections: u64,
+}
+
+/// Usage and billing.
+pub struct BillingService {
+    store: Arc<dyn BillingStore>,
+    projects: Arc<ProjectService>,
+    settings: BillingSettings,
+}
+
+impl std::fmt::Debug for BillingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillingService").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+/// The start of the hour `at` is in.
+pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.duration_trunc(Duration::hours(1)).unwrap_or(at)
+}
+
+/// The first moment of the month `at` is in, and of the month before it (UTC).
+fn month_starts(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let first = NaiveDate::from_ymd_opt(at.year(), at.month(), 1).unwrap_or(at.date_naive());
+    let previous = first.pred_opt().map_or(first, |last_day| last_day.with_day(1).unwrap_or(last_day));
+    let midnight = |day: NaiveDate| Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
+    (midnight(first), midnight(previous))
+}
+
+impl BillingService {
+    /// The service over `store`, checking access to projects through `projects`.
+    pub fn new(store: Arc<dyn BillingStore>, projects: Arc<ProjectService>, settings: BillingSettings) -> Self {
+        Self { store, projects, settings }
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &BillingSettings {
+        &self.settings
+    }
+
+    /// An admin adds a collector; its token is returned once and never stored.
+    pub async fn create_collector(
+        &self,
+        admin: &User,
+        name: &str,
+        request: &RequestInfo,
+    ) -> Result<(i64, String), AppError> {
+        require_admin(admin)?;
+        let name = crate::applications::model::required_text(name, COLLECTOR_NAME_MAX, false)
+            .map_err(|error| AppError::Invalid { field: "name".into(), message: error.to_string() })?;
+        let token = format!("berth_collector_{}", new_token());
+        let mut audit = NewAuditEntry::by(admin, "collector.create", String::new(), request);
+        audit.details = serde_json::json!({ "name": name });
+        let id = self.store.create_collector(&name, &token_hash(&token), &audit).await?;
+        Ok((id, token))
+    }
+
+    /// An admin revokes a collector: its token stops working at once.
+    pub async fn revoke_collector(&self, admin: &User, id: i64, request: &RequestInfo) -> Result<(), AppError> {
+        require_admin(admin)?;
+        let audit = NewAuditEntry::by(admin, "collector.revoke", format!("collector:{id}"), request);
+        if self.store.revoke_collector(id, &audit).await? { Ok(()) } else { Err(AppError::NotFound) }
+    }
+
+    /// The collectors (admins only).
+    pub async fn collectors(&self, admin: &User) -> Result<Vec<CollectorView>, AppError> {
+        require_admin(admin)?;
+        Ok(self.store.collectors().await?)
+    }
+
+    /// Stores a pushed batch from the collector whose token is `token`: every sample is checked on its own, the
+    /// good ones are kept (a sample sent before counts once) and each bad one is reported with its position.
+    pub async fn ingest(
+        &self,
+        token: Option<&str>,
+        batch: UsageBatch,
+        now: DateTime<Utc>,
+    ) -> Result<IngestReport, IngestError> {
+        let token = token.filter(|token| !token.is_empty()).ok_or(IngestError::Unauthorised)?;
+        let collector = self.store.use_collector(&token_hash(token), now).await?.ok_or(IngestError::Unauthorised)?;
+        if batch.samples.len() > self.settings.max_batch {
+            return Err(IngestError::TooLarge(self.settings.max_batch));
+        }
+        let mut names: Vec<String> = batch.samples.iter().map(|sample| sample.project.clone()).collect();
+        names.sort();
+        names.dedup();
+        let projects = self.store.project_ids(&names).await?;
+        let mut rejected = Vec::new();
+        let mut good = Vec::with_capacity(batch.samples.len());
+        for (index, sample) in batch.samples.into_iter().enumerate() {
+            match self.check_sample(&sample, &projects, now) {
+                Ok(stored) => good.push(stored),
+                Err(error) => rejected.push(RejectedSample { index, error }),
+            }
+        }
+        // One batch may repeat a sample: it counts once, like one sent again later.
+        let sent = good.len() as u64;
+        good.sort_by_key(|sample| (sample.project_id, sample.resource, sample.at));
+        good.dedup_by_key(|sample| (sample.project_id, sample.resource, sample.at));
+        let accepted = self.store.record_samples(&format!("collector:{collector}"), &good, now).await?;
+        Ok(IngestReport { accepted, duplicates: sent - accepted, rejected })
+    }
+
+    fn check_sample(
+        &self,
+        sample: &PushedSample,
+        projects: &HashMap<String, i64>,
+        now: DateTime<Utc>,
+    ) -> Result<StoredSample, String> {
+        let project_id =
+            *projects.get(&sample.project).ok_or_else(|| format!("there is no project {:?}", sample.project))?;
+        let resource = BilledResource::parse(&sample.resource)
+            .ok_or_else(|| format!("unknown resource {:?}: use cpu, memory or storage", sample.resource))?;
+        let value = usage_milli(sample.value).map_err(str::to_owned)?;
+        if sample.time > now + self.settings.clock_skew {
+            return Err("the time is in the future".to_owned());
+        }
+        if sample.time < now - self.settings.max_sample_age {
+            return Err(format!("the time is more than {} days ago", self.settings.max_sample_age.num_days()));
+        }
+        Ok(StoredSample { project_id, resource, at: sample.time, value })
+    }
+
+    /// Queues the rollup of every complete hour before `now`, once per hour across processes.
+    pub async fn schedule_rollup(&self, now: DateTime<Utc>) -> Result<bool, AppError> {
+        Ok(self.store.schedule_rollup(hour_of(now) - Duration::hours(1)).await?)
+    }
+
+    /// Prices one project's hour with the rates of that hour.
+    fn price(&self, hour: DateTime<Utc>, input: &HourInput) -> Vec<LedgerCharge> {
+        let rates = self.settings.rates.at(hour);
+        BilledResource::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(index, resource)| {
+                let usage = input.usage[index];
+                let mean = usage.and_then(HourUsage::mean);
+                let rate = rates.get(resource);
+                LedgerCharge {
+                    project_id: input.project_id,
+                    account_id: input.account_id,
+                    resource,
+                    hour,
+                    request: input.request[index],
+                    usage: mean,
+                    samples: usage.map_or(0, |usage| usage.samples),
+                    rate,
+                    amount: charge(resource, input.request[index], mean, 1, rate),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes the ledger up to the hour that starts at `up_to`: every hour after the last one written (so a gap left
+    /// by downtime is filled), then a correction for each hour whose samples arrived after it was written. Running
+    /// it again writes nothing new.
+    pub async fn rollup(&self, up_to: DateTime<Utc>) -> Result<RollupReport, StoreError> {
+        let up_to = hour_of(up_to);
+        let mut report = RollupReport::default();
+        let next = match self.store.rollup_watermark().await? {
+            Some(last) => last + Duration::hours(1),
+            None => match self.store.first_billable_at().await? {
+                Some(first) => hour_of(first),
+                None => return Ok(report),
+            },
+        };
+        let mut hour = next;
+        while hour <= up_to {
+            let inputs = self.store.hour_inputs(hour, None).await?;
+            let charges: Vec<LedgerCharge> = inputs
+                .iter()
+                .flat_map(|input| self.price(hour, input))
+                .filter(|line| line.amount > MilliBu::ZERO || line.usage.is_some())
+                .collect();
+            self.store.write_hour(hour, &charges).await?;
+            report.hours += 1;
+            report.charges += charges.len() as u64;
+            hour += Duration::hours(1);
+        }
+        let Some(watermark) = self.store.rollup_watermark().await? else { return Ok(report) };
+        loop {
+            let stale = self.store.stale_hours(watermark, STALE_BATCH).await?;
+            for hour in &stale {
+                let inputs = self.store.hour_inputs(hour.hour, Some(hour.project_id)).await?;
+                let Some(input) = inputs.first() else { continue };
+                let Some(expected) =
+                    self.price(hour.hour, input).into_iter().find(|line| line.resource == hour.resource)
+                else {
+                    continue;
+                };
+                if self.store.correct_hour(hour, &expected, Utc::now()).await? {
+                    report.corrections += 1;
+                }
+            }
+            if stale.len() < STALE_BATCH as usize {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// What a project costs, for its members and admins (404 to anyone else).
+    pub async fn project_billing(&self, user: &User, name: &str) -> Result<ProjectBilling, AppError> {
+        let project = self.projects.view(user, name).await?;
+        let now = Utc::now();
+        let (this_month_start, last_month_start) = month_starts(now);
+        let cost = self.store.project_cost(project.id, this_month_start, last_month_start).await?;
+        let rates = self.settings.rates.at(now);
+        let reserved = super::model::preview(&project.quota, &rates);
+        let usage = BilledResource::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(index, resource)| {
+                let quota = resource.of_quota(&project.quota);
+                let used = cost.latest_usage.as_ref().and_then(|(_, values)| values[index]);
+                UsageBar {
+                    resource,
+                    quota: format!("{} {}", quota / 1000, resource.unit()),
+                    used: used.map(|used| format!("{} {}", format_milli(used), resource.unit())),
+                    percent: used.map(|used| if quota > 0 { (used * 100 / quota).clamp(0, 999) as u16 } else { 0 }),
+                }
+            })
+            .collect();
+        Ok(ProjectBilling {
+            this_month: cost.this_month,
+            last_month: cost.last_month,
+            this_month_label: this_month_start.format("%B %Y").to_string(),
+            reserved_per_hour: reserved.per_hour,
+            reserved_per_month: reserved.per_month,
+            usage,
+            usage_at: cost.latest_usage.map(|(hour, _)| hour.format("%Y-%m-%d %H:00 UTC").to_string()),
+        })
+    }
+}
+
+/// Thousandths as a decimal with at most three decimals: 1500 → "1.5".
+pub fn format_milli(value: Milli) -> String {
+    let text = format!("{}.{:03}", value / 1000, value.rem_euclid(1000));
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hours_usage_is_the_rounded_mean_of_its_samples() {
+        assert_eq!(HourUsage { samples: 0, total: 0 }.mean(), None);
+        assert_eq!(HourUsage { samples: 2, total: 3 }.mean(), Some(2), "1.5 rounds up");
+        assert_eq!(HourUsage { samples: 3, total: 4000 }.mean(), Some(1333));
+    }
+
+    #[test]
+    fn months_start_on_the_first_at_midnight_utc() {
+        let at = Utc.with_ymd_and_hms(2026, 1, 15, 10, 30, 0).single().expect("a time");
+        let (this, last) = month_starts(at);
+        assert_eq!(this, Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("a time"));
+        assert_eq!(last, Utc.with_ymd_and_hms(2025, 12, 1, 0, 0, 0).single().expect("a time"));
+        assert_eq!(hour_of(at), Utc.with_ymd_and_hms(2026, 1, 15, 10, 0, 0).single().expect("a time"));
+    }
+
+    #[test]
+    fn thousandths_print_without_trailing_zeros() {
+        assert_eq!(format_milli(1500), "1.5");
+        assert_eq!(format_milli(16_000), "16");
+        assert_eq!(format_milli(1), "0.001");
+    }
+}

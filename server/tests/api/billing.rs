@@ -1,0 +1,335 @@
+//! Usage and the BU ledger, on SQLite and on PostgreSQL: collectors pushing samples through `POST /api/v1/usage`
+//! (tokens, idempotence, bad samples, limits), and the hourly rollup (each hour once, gaps filled, late samples
+//! corrected, quota changes within an hour, the rollup job) and what the project page shows of it. The rollup is run
+//! with chosen hours: the project's reservations are written into the past directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::applications::call;
+use crate::helpers::{Backend, TestApp, eventually};
+use crate::members::project;
+use crate::on_both_backends;
+
+on_both_backends!(
+    what_a_project_reserves_follows_its_state_and_quota,
+    collectors_push_samples_that_count_once_and_bad_samples_are_reported_one_by_one,
+    the_rollup_charges_each_hour_once_fills_gaps_and_corrects_late_samples,
+    the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost,
+);
+
+/// A billing service over the test's database, to run the rollup up to chosen hours.
+async fn billing_of(app: &TestApp) -> app::billing::ssr::BillingService {
+    let store = app.db.open().await;
+    let base = url::Url::parse(&app.address).unwrap();
+    let projects = Arc::new(app::projects::ssr::ProjectService::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(server::mail::TemplateRenderer::new(&base)),
+        app::projects::ssr::ProjectSettings::default(),
+    ));
+    app::billing::ssr::BillingService::new(store, projects, app::billing::ssr::BillingSettings::default())
+}
+
+/// Pushes `body` with `token`; the status and the JSON answer.
+async fn push(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, Value) {
+    let mut request = app.client.post(format!("{}/api/v1/usage", app.address)).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn sample(project: &str, resource: &str, value: f64, time: DateTime<Utc>) -> Value {
+    json!({ "project": project, "resource": resource, "value": value, "time": time.to_rfc3339() })
+}
+
+/// The start of the hour `hours` before the current one.
+fn hours_ago(hours: i64) -> DateTime<Utc> {
+    app::billing::ssr::hour_of(Utc::now()) - chrono::Duration::hours(hours)
+}
+
+/// An admin's new collector token.
+async fn collector(boss: &crate::helpers::Browser, name: &str) -> String {
+    let (status, body) = call(boss, "admin_collector_create", &[("name", name)]).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// Waits until no rollup job waits or runs (the one every process queues at startup, say).
+async fn rollups_done(app: &TestApp) {
+    let done = eventually(Duration::from_secs(10), || async {
+        app.scalar("SELECT COUNT(*) || '' FROM jobs WHERE kind = 'usage_rollup' AND done_at IS NULL").await.as_deref()
+            == Some("0")
+    })
+    .await;
+    assert!(done, "the rollup jobs ran");
+    let failed = app.scalar("SELECT COALESCE(MAX(last_error), '') FROM jobs WHERE kind = 'usage_rollup'").await;
+    assert_eq!(failed.as_deref(), Some(""), "a rollup failed");
+}
+
+/// Replaces the project's reservation history with `(from, cores)` entries (16 GiB memory, 100 GiB storage).
+async fn reservations(app: &TestApp, project_id: i64, entries: &[(DateTime<Utc>, u32)]) {
+    app.execute(&format!("DELETE FROM project_reservations WHERE project_id = {project_id}")).await;
+    for (from, cores) in entries {
+        app.execute(&format!(
+            "INSERT INTO project_reservations (project_id, from_at, cpu_cores, memory_gib, storage_gib) \
+             VALUES ({project_id}, '{}', {cores}, 16, 100)",
+            from.to_rfc3339()
+        ))
+        .await;
+    }
+}
+
+/// The ledger rows of `resource` in the hour from `hour`: (kind, amount in milli-BU, usage), oldest first.
+async fn ledger(app: &TestApp, resource: &str, hour: DateTime<Utc>) -> Vec<String> {
+    let rows = app
+        .scalar(&format!(
+            "SELECT COALESCE(STRING_AGG(line, ' | '), '') FROM (SELECT kind || ' ' || CAST(amount_mbu AS TEXT) || ' ' \
+             || COALESCE(CAST(usage_milli AS TEXT), '-') AS line FROM billing_ledger WHERE resource = '{resource}' \
+             AND hour = '{}' ORDER BY id) lines",
+            hour.to_rfc3339()
+        ))
+        .await
+        .unwrap_or_default();
+    if rows.is_empty() { Vec::new() } else { rows.split(" | ").map(str::to_owned).collect() }
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {sql}")).await.unwrap().parse().unwrap()
+}
+
+/// The cores the project reserves, oldest first, as the database's triggers recorded them.
+async fn reserved_cores(app: &TestApp, project_id: i64) -> String {
+    app.scalar(&format!(
+        "SELECT STRING_AGG(cores, ' ') FROM (SELECT CAST(cpu_cores AS TEXT) AS cores FROM project_reservations \
+         WHERE project_id = {project_id} ORDER BY from_at) history"
+    ))
+    .await
+    .unwrap_or_default()
+}
+
+async fn what_a_project_reserves_follows_its_state_and_quota(backend: Backend) {
+    let (app, project_id, _ada, boss) = project(backend).await;
+    // Nothing while it was provisioned, its quota (2 cores) once active.
+    assert_eq!(reserved_cores(&app, project_id).await, "0 2");
+    let (status, body) = call(&boss, "project_suspend", &[("name", "climate"), ("reason", "Unpaid.")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(reserved_cores(&app, project_id).await, "0 2 0", "nothing while suspended");
+    let (status, body) = call(&boss, "project_resume", &[("name", "climate")]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(reserved_cores(&app, project_id).await, "0 2 0 2");
+}
+
+async fn collectors_push_samples_that_count_once_and_bad_samples_are_reported_one_by_one(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+
+    // Only admins add collectors; a name is needed.
+    let (status, _) = call(&ada, "admin_collector_create", &[("name", "mine")]).await;
+    assert_eq!(status, 403);
+    let (status, body) = call(&boss, "admin_collector_create", &[("name", "  ")]).await;
+    assert_eq!(status, 400, "{body}");
+    let token = collector(&boss, "cluster A federation").await;
+    assert!(token.starts_with("berth_collector_"), "{token}");
+    let stored = app.scalar("SELECT token_hash FROM usage_collectors").await.unwrap();
+    assert!(!stored.contains(&token[16..]), "only the hash is kept");
+
+    let at = hours_ago(1) + chrono::Duration::minutes(10);
+    let batch = json!({ "samples": [
+        sample("climate", "cpu", 1.5, at),
+        sample("climate", "memory", 3.25, at),
+        sample("climate", "cpu", 1.5, at),
+        sample("nowhere", "cpu", 1.0, at),
+        sample("climate", "cpu", -1.0, at),
+        sample("climate", "cpu", 1.0, Utc::now() + chrono::Duration::hours(1)),
+        sample("climate", "gpu", 1.0, at),
+        sample("climate", "storage", 1.0, Utc::now() - chrono::Duration::days(400)),
+    ]});
+
+    // No token, a wrong one: refused as a whole, nothing kept.
+    let (status, body) = push(&app, None, &batch).await;
+    assert_eq!(status, 401, "{body}");
+    let (status, _) = push(&app, Some("berth_collector_guess"), &batch).await;
+    assert_eq!(status, 401);
+    assert_eq!(count(&app, "usage_samples").await, 0);
+
+    let (status, report) = push(&app, Some(&token), &batch).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["accepted"], 2, "{report}");
+    assert_eq!(report["duplicates"], 1, "the repeated sample counts once: {report}");
+    let rejected: Vec<(u64, String)> = report["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| (entry["index"].as_u64().unwrap(), entry["error"].as_str().unwrap().to_owned()))
+        .collect();
+    let indexes: Vec<u64> = rejected.iter().map(|(index, _)| *index).collect();
+    assert_eq!(indexes, [3, 4, 5, 6, 7], "{report}");
+    assert!(rejected[0].1.contains("no project \"nowhere\""), "{rejected:?}");
+    assert!(rejected[1].1.contains("negative"), "{rejected:?}");
+    assert!(rejected[2].1.contains("future"), "{rejected:?}");
+    assert!(rejected[3].1.contains("unknown resource"), "{rejected:?}");
+    assert!(rejected[4].1.contains("days ago"), "{rejected:?}");
+    let stored = app
+        .scalar(&format!(
+            "SELECT CAST(SUM(value_milli) AS TEXT) || ' ' || CAST(COUNT(*) AS TEXT) FROM usage_samples \
+             WHERE project_id = {project_id}"
+        ))
+        .await;
+    assert_eq!(stored.as_deref(), Some("4750 2"), "values are kept in thousandths");
+    let hour = app
+        .scalar(
+            "SELECT CAST(samples AS TEXT) || ' ' || CAST(total_milli AS TEXT) FROM usage_hours WHERE resource = 'cpu'",
+        )
+        .await;
+    assert_eq!(hour.as_deref(), Some("1 1500"));
+
+    // Sent again (a collector retrying after a lost answer): nothing counts twice.
+    let (status, report) = push(&app, Some(&token), &batch).await;
+    assert_eq!(status, 200);
+    assert_eq!((report["accepted"].as_u64(), report["duplicates"].as_u64()), (Some(0), Some(3)), "{report}");
+    let hour = app.scalar("SELECT CAST(samples AS TEXT) FROM usage_hours WHERE resource = 'cpu'").await;
+    assert_eq!(hour.as_deref(), Some("1"));
+
+    // A body that is not a batch, and one too large.
+    let (status, body) = push(&app, Some(&token), &json!({ "sample": [] })).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not a batch"), "{body}");
+    let many: Vec<Value> =
+        (0..5_001).map(|minute| sample("climate", "cpu", 1.0, at - chrono::Duration::minutes(minute))).collect();
+    let (status, body) = push(&app, Some(&token), &json!({ "samples": many })).await;
+    assert_eq!(status, 413, "{body}");
+
+    // The admins' page lists it; revoked, its token stops working.
+    let (status, body) = call(&boss, "admin_collectors", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("cluster A federation") && body.contains("last_used_at"), "{body}");
+    let (status, _) = call(&ada, "admin_collectors", &[]).await;
+    assert_eq!(status, 403);
+    let id = app.scalar("SELECT CAST(id AS TEXT) FROM usage_collectors").await.unwrap();
+    let (status, _) = call(&ada, "admin_collector_revoke", &[("id", &id)]).await;
+    assert_eq!(status, 403);
+    let (status, body) = call(&boss, "admin_collector_revoke", &[("id", &id)]).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = call(&boss, "admin_collector_revoke", &[("id", &id)]).await;
+    assert_eq!(status, 404, "revoked already");
+    let (status, _) = push(&app, Some(&token), &batch).await;
+    assert_eq!(status, 401, "a revoked token is refused");
+    assert_eq!(count(&app, "audit_log WHERE action IN ('collector.create', 'collector.revoke')").await, 2);
+}
+
+async fn the_rollup_charges_each_hour_once_fills_gaps_and_corrects_late_samples(backend: Backend) {
+    let (app, project_id, _ada, boss) = project(backend).await;
+    rollups_done(&app).await;
+    let billing = billing_of(&app).await;
+    // Four cores from T0; eight from half past T0 + 3 h.
+    let t0 = hours_ago(8);
+    let hour = |n: i64| t0 + chrono::Duration::hours(n);
+    reservations(&app, project_id, &[(t0, 4), (hour(3) + chrono::Duration::minutes(30), 8)]).await;
+
+    let report = billing.rollup(hour(2)).await.unwrap();
+    assert_eq!((report.hours, report.charges, report.corrections), (3, 9, 0), "{report:?}");
+    // 4 cores × 1.05, 16 GiB × 1.6, 100 GiB at 3.6 per TiB (0.3515625 → 0.352) each hour; no usage known.
+    assert_eq!(ledger(&app, "cpu", hour(0)).await, ["charge 4200 -"]);
+    assert_eq!(ledger(&app, "memory", hour(1)).await, ["charge 25600 -"]);
+    assert_eq!(ledger(&app, "storage", hour(2)).await, ["charge 352 -"]);
+    assert!(ledger(&app, "cpu", hour(3)).await.is_empty(), "not yet rolled up");
+
+    // Run again: nothing new.
+    let again = billing.rollup(hour(2)).await.unwrap();
+    assert_eq!(again, app::billing::ssr::RollupReport::default());
+    assert_eq!(count(&app, "billing_ledger").await, 9);
+
+    // Late usage for hour 1 (6 cores, above the 4 reserved), and usage for hour 5 before it is rolled up.
+    let token = collector(&boss, "collector").await;
+    let (status, report) = push(
+        &app,
+        Some(&token),
+        &json!({ "samples": [
+            sample("climate", "cpu", 6.0, hour(1) + chrono::Duration::minutes(5)),
+            sample("climate", "memory", 20.0, hour(5) + chrono::Duration::minutes(5)),
+        ]}),
+    )
+    .await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(2)), "{report}");
+
+    // After downtime the next run fills hours 3 to 5 and corrects hour 1 with the difference, never an edit.
+    let report = billing.rollup(hour(5)).await.unwrap();
+    assert_eq!((report.hours, report.charges, report.corrections), (3, 9, 1), "{report:?}");
+    assert_eq!(ledger(&app, "cpu", hour(1)).await, ["charge 4200 -", "correction 2100 6000"]);
+    // The quota went up to 8 cores within hour 3: the hour is charged the most reserved in it.
+    assert_eq!(ledger(&app, "cpu", hour(3)).await, ["charge 8400 -"]);
+    assert_eq!(ledger(&app, "cpu", hour(4)).await, ["charge 8400 -"]);
+    assert_eq!(ledger(&app, "memory", hour(5)).await, ["charge 32000 20000"], "20 GiB used of 16 reserved");
+
+    // Once corrected, a run writes nothing; a second sample in hour 1 brings its mean to 4 cores, and the
+    // correction takes back what was added.
+    assert_eq!(billing.rollup(hour(5)).await.unwrap(), app::billing::ssr::RollupReport::default());
+    let (status, _) = push(
+        &app,
+        Some(&token),
+        &json!({ "samples": [sample("climate", "cpu", 2.0, hour(1) + chrono::Duration::minutes(35))] }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let report = billing.rollup(hour(5)).await.unwrap();
+    assert_eq!((report.hours, report.corrections), (0, 1), "{report:?}");
+    assert_eq!(ledger(&app, "cpu", hour(1)).await, ["charge 4200 -", "correction 2100 6000", "correction -2100 4000"]);
+    let total = app.scalar("SELECT CAST(SUM(amount_mbu) AS TEXT) FROM billing_ledger").await;
+    // Hours 0–2 at 30.152; hours 3–5 with 8 cores (4.2 more); hour 5's memory at 32 instead of 25.6.
+    let expected = 3 * 30_152 + 3 * (30_152 + 4200) + (32_000 - 25_600);
+    assert_eq!(total, Some(expected.to_string()));
+}
+
+async fn the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+    rollups_done(&app).await;
+    let store = app.db.open().await;
+    // The project's quota: 2 cores, 16 GiB memory, 100 GiB storage (28.052 BU an hour).
+    reservations(&app, project_id, &[(hours_ago(3), 2)]).await;
+    let token = collector(&boss, "collector").await;
+    let (status, _) = push(
+        &app,
+        Some(&token),
+        &json!({ "samples": [sample("climate", "cpu", 1.0, hours_ago(2) + chrono::Duration::minutes(1))] }),
+    )
+    .await;
+    assert_eq!(status, 200);
+
+    // Queued once per hour whichever process asks; the app's runner writes the ledger up to that hour.
+    assert!(app::billing::ssr::BillingStore::schedule_rollup(store.as_ref(), hours_ago(2)).await.unwrap());
+    assert!(!app::billing::ssr::BillingStore::schedule_rollup(store.as_ref(), hours_ago(2)).await.unwrap());
+    rollups_done(&app).await;
+    assert_eq!(ledger(&app, "cpu", hours_ago(3)).await, ["charge 2100 -"]);
+    assert_eq!(ledger(&app, "cpu", hours_ago(2)).await, ["charge 2100 1000"], "usage below the request");
+    assert!(ledger(&app, "cpu", hours_ago(1)).await.is_empty());
+
+    // The project page's figures: its members and admins only.
+    let (status, body) = call(&ada, "project_billing", &[("name", "climate")]).await;
+    assert_eq!(status, 200, "{body}");
+    let billing: Value = serde_json::from_str(&body).unwrap();
+    let this_month = billing["this_month"].as_i64().unwrap();
+    let last_month = billing["last_month"].as_i64().unwrap();
+    assert_eq!(this_month + last_month, 2 * 28_052, "{billing}");
+    assert_eq!(billing["reserved_per_hour"], 28_052);
+    assert_eq!(billing["usage"][0]["used"], "1 cores", "{billing}");
+    assert_eq!(billing["usage"][0]["percent"], 50);
+    assert_eq!(billing["usage"][1]["used"], Value::Null, "no memory usage known");
+    let (status, _) = call(&boss, "project_billing", &[("name", "climate")]).await;
+    assert_eq!(status, 200);
+    let stranger = app.browser();
+    app.sign_in(&stranger, "eve@example.org").await;
+    let (status, _) = call(&stranger, "project_billing", &[("name", "climate")]).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&app.browser(), "project_billing", &[("name", "climate")]).await;
+    assert_eq!(status, 401);
+
+    // And the page itself, rendered on the server.
+    let page = ada.page("/projects/climate").await;
+    assert!(page.contains("Usage and cost") && page.contains("28.052 BU per hour"), "the cost section is shown");
+}
