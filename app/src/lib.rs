@@ -82,6 +82,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("projects"), ParamSegment("name")) view={Lazy::<ProjectRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("invitations"), StaticSegment("accept")) view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("requests")) view={Lazy::<AdminRequestsRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("billing") view={Lazy::<BillingRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
@@ -130,6 +131,7 @@ lazy_pages! {
     ProjectRoute => projects::pages::ProjectPage,
     InvitationRoute => projects::member_pages::InvitationPage,
     AdminRequestsRoute => projects::request_pages::AdminRequestsPage,
+    BillingRoute => billing::views::BillingPage,
 }
 
 /// Browser entry point: hydrates the server-rendered page.

@@ -167,6 +167,7 @@ impl Application {
         let billing = Arc::new(app::billing::ssr::BillingService::new(
             store.clone(),
             Arc::clone(&projects),
+            Arc::new(TemplateRenderer::new(&config.base_url)),
             config.billing.clone(),
         ));
         let app_state = AppState {

@@ -20,9 +20,9 @@ pub async fn get_new_application() -> Result<FormView, AppError> {
     let (state, auth, _) = signed_in()?;
     let service = &state.applications;
     if let Some(form) = ssr::take_typed_form().await.filter(|form| form.id.is_empty()) {
-        return Ok(service.form_view(form, false));
+        return service.form_view(auth.user.id, form, false).await.map_err(respond_with_error);
     }
-    service.new_form(&auth.user).map_err(respond_with_error)
+    service.new_form(&auth.user).await.map_err(respond_with_error)
 }
 
 /// The signed-in user's applications.

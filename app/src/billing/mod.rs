@@ -34,6 +34,68 @@ pub struct ProjectBilling {
     pub usage: Vec<UsageBar>,
     /// The hour the usage is from ("2026-12-02 14:00 UTC"), if any came.
     pub usage_at: Option<String>,
+    /// The account it draws on, if any.
+    pub account: Option<AccountSummary>,
+}
+
+/// A billing account's figures, as the project page and the accounts page show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountSummary {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Who owns it.
+    pub owner: String,
+    /// BU granted, all grants together.
+    pub granted: MilliBu,
+    /// BU charged to it.
+    pub consumed: MilliBu,
+    /// Granted less consumed (negative once overspent).
+    pub balance: MilliBu,
+    /// Consumed as a percentage of granted, if anything was granted.
+    pub percent_used: Option<u16>,
+    /// At the last week's rate, how many days the balance lasts (`None`: nothing is being spent).
+    pub runway_days: Option<i64>,
+    /// "80% of the granted BU is used" once an alert went out for the latest grant.
+    pub alert: Option<String>,
+}
+
+/// One grant of BU.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantView {
+    /// How much.
+    pub amount: MilliBu,
+    /// Why.
+    pub reason: String,
+    /// By which admin.
+    pub granted_by: String,
+    /// When ("2026-12-02 14:05 UTC").
+    pub at: String,
+}
+
+/// A billing account on the accounts page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    /// Its figures.
+    pub summary: AccountSummary,
+    /// Its grants, newest first.
+    pub grants: Vec<GrantView>,
+    /// The projects that draw on it.
+    pub projects: Vec<String>,
+    /// Whether the viewer owns it (and may move their projects onto it).
+    pub viewer_owns: bool,
+}
+
+/// The accounts page: the viewer's accounts (every account for an admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountsPage {
+    /// The accounts.
+    pub accounts: Vec<AccountView>,
+    /// Whether the viewer is an admin (and may grant BU).
+    pub viewer_is_admin: bool,
+    /// The projects the viewer manages, which they may move onto an account of theirs.
+    pub managed_projects: Vec<String>,
 }
 
 /// One resource's quota against its latest usage.
@@ -71,6 +133,27 @@ pub struct CollectorView {
 pub async fn get_project_billing(name: String) -> Result<ProjectBilling, AppError> {
     let (state, auth, _) = signed_in()?;
     state.billing.project_billing(&auth.user, &name).await.map_err(respond_with_error)
+}
+
+/// The viewer's billing accounts (every account for an admin).
+#[server(prefix = "/api", endpoint = "billing_accounts")]
+pub async fn get_accounts() -> Result<AccountsPage, AppError> {
+    let (state, auth, _) = signed_in()?;
+    state.billing.accounts_page(&auth.user).await.map_err(respond_with_error)
+}
+
+/// An admin grants BU to an account, with a reason.
+#[server(prefix = "/api", endpoint = "billing_grant")]
+pub async fn grant_bu(account_id: i64, amount: String, reason: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in_admin()?;
+    state.billing.grant(&auth.user, account_id, &amount, &reason, &request).await.map_err(respond_with_error)
+}
+
+/// An account's owner lets a project they manage draw on it.
+#[server(prefix = "/api", endpoint = "billing_attach")]
+pub async fn attach_project(account_id: i64, project: String) -> Result<(), AppError> {
+    let (state, auth, request) = signed_in()?;
+    state.billing.attach_project(&auth.user, account_id, &project, &request).await.map_err(respond_with_error)
 }
 
 /// The usage collectors (admins only).

@@ -9,8 +9,12 @@ use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, TimeZone, U
 use serde::Deserialize;
 
 use super::model::{BilledResource, Milli, MilliBu, RateSchedule, charge, usage_milli};
-use super::{CollectorView, ProjectBilling, UsageBar};
-use crate::auth::ssr::{NewAuditEntry, RequestInfo, User, new_token, require_admin, token_hash};
+use super::{AccountSummary, AccountView, AccountsPage, CollectorView, GrantView, ProjectBilling, UsageBar};
+use crate::auth::model::Role;
+use crate::auth::ssr::{
+    MailNotice, MailRenderer, NewAuditEntry, OutgoingMail, RequestInfo, User, new_token, require_admin, token_hash,
+};
+use crate::email::EmailAddress;
 use crate::error::{AppError, StoreError};
 use crate::projects::ssr::ProjectService;
 
@@ -101,7 +105,71 @@ pub struct ProjectCost {
     pub last_month: MilliBu,
     /// The latest hour with usage, and each resource's usage then.
     pub latest_usage: Option<(DateTime<Utc>, [Option<Milli>; 3])>,
+    /// The account it draws on.
+    pub account_id: Option<i64>,
 }
+
+/// A billing account as stored, with its sums.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// The owner's user id.
+    pub owner_id: i64,
+    /// The owner's address.
+    pub owner: String,
+    /// All grants together.
+    pub granted: MilliBu,
+    /// Everything the ledger charged to it.
+    pub consumed: MilliBu,
+    /// What the ledger charged to it since the `since` the store was asked about.
+    pub recent: MilliBu,
+    /// The newest grant.
+    pub latest_grant_id: Option<i64>,
+    /// The highest threshold (80, 100) alerted for the newest grant.
+    pub alerted: Option<i64>,
+    /// Grants, newest first.
+    pub grants: Vec<GrantView>,
+    /// Projects that draw on it, by name.
+    pub projects: Vec<String>,
+}
+
+impl AccountRecord {
+    /// Percentage of the granted BU consumed, if any was granted.
+    pub fn percent_used(&self) -> Option<i64> {
+        (self.granted.0 > 0).then(|| self.consumed.0.saturating_mul(100) / self.granted.0)
+    }
+
+    /// The figures people see; `recent` covers [`RUNWAY_BASIS_DAYS`] days.
+    pub fn summary(&self) -> AccountSummary {
+        let balance = self.granted - self.consumed;
+        let per_day = MilliBu(self.recent.0 / RUNWAY_BASIS_DAYS);
+        AccountSummary {
+            id: self.id,
+            name: self.name.clone(),
+            owner: self.owner.clone(),
+            granted: self.granted,
+            consumed: self.consumed,
+            balance,
+            percent_used: self.percent_used().map(|percent| percent.clamp(0, 9_999) as u16),
+            runway_days: super::model::runway_days(balance, per_day),
+            alert: self.alerted.map(|threshold| {
+                if threshold >= 100 {
+                    "All the BU granted are used.".to_owned()
+                } else {
+                    format!("{threshold}% of the BU granted are used.")
+                }
+            }),
+        }
+    }
+}
+
+/// The days of spending the runway is computed from.
+pub const RUNWAY_BASIS_DAYS: i64 = 7;
+/// The consumption thresholds, in percent of the granted BU, at which the owner is told.
+pub const ALERT_THRESHOLDS: [i64; 2] = [80, 100];
 
 /// Usage, collectors and the ledger.
 #[async_trait]
@@ -164,6 +232,40 @@ pub trait BillingStore: Send + Sync + 'static {
 
     /// Queues the rollup of the hours up to `hour`, once per hour whichever process asks first; false if it was.
     async fn schedule_rollup(&self, hour: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Accounts owned by `owner_id` (every account when `None`), with what was charged since `since`.
+    async fn accounts(&self, owner_id: Option<i64>, since: DateTime<Utc>) -> Result<Vec<AccountRecord>, StoreError>;
+
+    /// One account.
+    async fn account(&self, id: i64, since: DateTime<Utc>) -> Result<Option<AccountRecord>, StoreError>;
+
+    /// Adds a grant to an account with its audit row; false when there is no such account.
+    async fn grant(
+        &self,
+        account_id: i64,
+        amount: MilliBu,
+        reason: &str,
+        audit: &NewAuditEntry,
+    ) -> Result<bool, StoreError>;
+
+    /// Makes a project draw on an account from now on, with the project's event and the audit row.
+    async fn set_project_account(
+        &self,
+        project_id: i64,
+        account: &AccountRecord,
+        audit: &NewAuditEntry,
+    ) -> Result<(), StoreError>;
+
+    /// Records that the alert at `threshold` (and any lower one) went out for the grant, with its mail; false when
+    /// it had already gone out.
+    async fn record_alert(
+        &self,
+        account_id: i64,
+        grant_id: i64,
+        threshold: i64,
+        mail: &[OutgoingMail],
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Settings of usage and billing.
@@ -194,6 +296,8 @@ impl Default for BillingSettings {
 pub const MAX_BATCH: usize = 5_000;
 /// The longest collector name.
 pub const COLLECTOR_NAME_MAX: usize = 100;
+/// The longest reason for a grant.
+pub const GRANT_REASON_MAX: usize = 1_000;
 /// Stale hours corrected per round of the rollup.
 const STALE_BATCH: u32 = 500;
 
@@ -262,12 +366,15 @@ pub struct RollupReport {
     pub charges: u64,
     /// Correction rows written.
     pub corrections: u64,
+    /// Budget alerts sent.
+    pub alerts: u64,
 }
 
 /// Usage and billing.
 pub struct BillingService {
     store: Arc<dyn BillingStore>,
     projects: Arc<ProjectService>,
+    mail: Arc<dyn MailRenderer>,
     settings: BillingSettings,
 }
 
@@ -291,9 +398,14 @@ fn month_starts(at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
 }
 
 impl BillingService {
-    /// The service over `store`, checking access to projects through `projects`.
-    pub fn new(store: Arc<dyn BillingStore>, projects: Arc<ProjectService>, settings: BillingSettings) -> Self {
-        Self { store, projects, settings }
+    /// The service over `store`, checking access to projects through `projects` and mailing through `mail`.
+    pub fn new(
+        store: Arc<dyn BillingStore>,
+        projects: Arc<ProjectService>,
+        mail: Arc<dyn MailRenderer>,
+        settings: BillingSettings,
+    ) -> Self {
+        Self { store, projects, mail, settings }
     }
 
     /// The settings in force.
@@ -459,7 +571,49 @@ impl BillingService {
                 break;
             }
         }
+        report.alerts = self.check_budgets(Utc::now()).await?;
         Ok(report)
+    }
+
+    /// Tells each account's owner once per grant when 80% and when all of the BU granted are used.
+    async fn check_budgets(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut sent = 0;
+        for account in self.store.accounts(None, now).await? {
+            let (Some(grant_id), Some(percent)) = (account.latest_grant_id, account.percent_used()) else { continue };
+            let Some(threshold) = ALERT_THRESHOLDS.into_iter().rev().find(|threshold| percent >= *threshold) else {
+                continue;
+            };
+            if account.alerted.is_some_and(|alerted| alerted >= threshold) {
+                continue;
+            }
+            let summary = account.summary();
+            let notice = MailNotice {
+                subject: if threshold >= 100 {
+                    format!("Billing account {}: all BU used", account.name)
+                } else {
+                    format!("Billing account {}: {threshold}% of its BU used", account.name)
+                },
+                paragraphs: vec![
+                    format!(
+                        "The billing account {} has used {} of the {} granted to it ({}%); {} are left.",
+                        account.name, summary.consumed, summary.granted, percent, summary.balance
+                    ),
+                    format!("Projects drawing on it: {}.", account.projects.join(", ")),
+                    "Ask the admins for a new grant before it runs out, or lower the projects' quotas.".to_owned(),
+                ],
+                path: "/billing".to_owned(),
+                link_label: "See the account".to_owned(),
+            };
+            let mail: Vec<OutgoingMail> = EmailAddress::parse(&account.owner)
+                .ok()
+                .map(|owner| self.mail.notice(&owner, &notice))
+                .into_iter()
+                .collect();
+            if self.store.record_alert(account.id, grant_id, threshold, &mail, now).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
     }
 
     /// What a project costs, for its members and admins (404 to anyone else).
@@ -468,6 +622,10 @@ impl BillingService {
         let now = Utc::now();
         let (this_month_start, last_month_start) = month_starts(now);
         let cost = self.store.project_cost(project.id, this_month_start, last_month_start).await?;
+        let account = match cost.account_id {
+            Some(id) => self.store.account(id, now - Duration::days(RUNWAY_BASIS_DAYS)).await?,
+            None => None,
+        };
         let rates = self.settings.rates.at(now);
         let reserved = super::model::preview(&project.quota, &rates);
         let usage = BilledResource::ALL
@@ -492,7 +650,76 @@ impl BillingService {
             reserved_per_month: reserved.per_month,
             usage,
             usage_at: cost.latest_usage.map(|(hour, _)| hour.format("%Y-%m-%d %H:00 UTC").to_string()),
+            account: account.map(|account| account.summary()),
         })
+    }
+
+    /// The accounts page: the user's accounts, or every account for an admin.
+    pub async fn accounts_page(&self, user: &User) -> Result<AccountsPage, AppError> {
+        let is_admin = user.role == Role::Admin;
+        let since = Utc::now() - Duration::days(RUNWAY_BASIS_DAYS);
+        let accounts = self.store.accounts((!is_admin).then_some(user.id), since).await?;
+        let managed = self.projects.managed_names(user).await?;
+        Ok(AccountsPage {
+            accounts: accounts
+                .into_iter()
+                .map(|account| AccountView {
+                    summary: account.summary(),
+                    viewer_owns: account.owner_id == user.id,
+                    grants: account.grants,
+                    projects: account.projects,
+                })
+                .collect(),
+            viewer_is_admin: is_admin,
+            managed_projects: managed,
+        })
+    }
+
+    /// An admin grants BU to an account (audited; the alerts are armed again).
+    pub async fn grant(
+        &self,
+        admin: &User,
+        account_id: i64,
+        amount: &str,
+        reason: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        require_admin(admin)?;
+        let amount = MilliBu::parse(amount).map_err(|error| AppError::invalid("amount", error.to_string()))?;
+        if amount <= MilliBu::ZERO {
+            return Err(AppError::invalid("amount", "Grant more than 0 BU."));
+        }
+        let reason = crate::applications::model::required_text(reason, GRANT_REASON_MAX, true)
+            .map_err(|error| AppError::invalid("reason", error.to_string()))?;
+        let mut audit = NewAuditEntry::by(admin, "billing.grant", format!("billing_account:{account_id}"), request);
+        audit.details = serde_json::json!({ "amount_mbu": amount.0, "reason": reason });
+        if self.store.grant(account_id, amount, &reason, &audit).await? { Ok(()) } else { Err(AppError::NotFound) }
+    }
+
+    /// The owner of an account lets a project they manage draw on it from now on (admins may move any project).
+    pub async fn attach_project(
+        &self,
+        user: &User,
+        account_id: i64,
+        project: &str,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        let since = Utc::now() - Duration::days(RUNWAY_BASIS_DAYS);
+        let account = self.store.account(account_id, since).await?.ok_or(AppError::NotFound)?;
+        let is_admin = user.role == Role::Admin;
+        if account.owner_id != user.id && !is_admin {
+            return Err(AppError::NotFound);
+        }
+        let project = self.projects.view(user, project).await.map_err(|error| match error {
+            AppError::NotFound => AppError::invalid("project", "Choose one of the projects you manage."),
+            other => other,
+        })?;
+        if !project.viewer_manages() {
+            return Err(AppError::invalid("project", "Choose one of the projects you manage."));
+        }
+        let audit = NewAuditEntry::by(user, "project.billing_account", format!("project:{}", project.id), request);
+        self.store.set_project_account(project.id, &account, &audit).await?;
+        Ok(())
     }
 }
 

@@ -2,7 +2,12 @@
 
 use leptos::prelude::*;
 
-use super::{CreateCollector, ProjectBilling, RevokeCollector, get_collectors, get_project_billing};
+use leptos_meta::Title;
+
+use super::{
+    AccountSummary, AccountView, AccountsPage, AttachProject, CreateCollector, GrantBu, ProjectBilling,
+    RevokeCollector, get_accounts, get_collectors, get_project_billing,
+};
 use crate::components::ErrorNotice;
 
 /// The project page's "Usage and cost" section: quota against the latest usage as bars, and BU this month and last.
@@ -64,6 +69,132 @@ fn CostFigures(billing: ProjectBilling) -> impl IntoView {
             </tbody>
         </table>
         <p class="hint">"Each hour is charged the larger of what the project used and what its quota reserves, resource by resource."</p>
+        {match billing.account {
+            Some(account) => view! {
+                <h3>"Billing account " <a href="/billing">{account.name.clone()}</a></h3>
+                <AccountFigures account/>
+            }.into_any(),
+            None => view! { <p>"The project draws on no billing account."</p> }.into_any(),
+        }}
+    }
+}
+
+/// An account's granted, consumed and remaining BU, its runway and its alert.
+#[component]
+fn AccountFigures(account: AccountSummary) -> impl IntoView {
+    let runway = match account.runway_days {
+        Some(days) => format!("At the last week's rate the balance lasts {days} days."),
+        None => "Nothing was spent in the last week.".to_owned(),
+    };
+    view! {
+        {account.alert.map(|alert| view! { <p class="notice notice-warn" role="status">{alert}</p> })}
+        <dl class="facts">
+            <dt>"Granted"</dt><dd class="amount">{account.granted.to_string()}</dd>
+            <dt>"Consumed"</dt>
+            <dd class="amount">{account.consumed.to_string()}
+                {account.percent_used.map(|percent| format!(" ({percent}%)"))}</dd>
+            <dt>"Balance"</dt><dd class="amount">{account.balance.to_string()}</dd>
+            <dt>"Runway"</dt><dd>{runway}</dd>
+        </dl>
+    }
+}
+
+/// `/billing`: the viewer's billing accounts (every account for an admin), their grants and projects; admins grant
+/// BU, owners move the projects they manage onto their accounts.
+#[component]
+pub fn BillingPage() -> impl IntoView {
+    let grant = ServerAction::<GrantBu>::new();
+    let attach = ServerAction::<AttachProject>::new();
+    let page = Resource::new_blocking(move || (grant.version().get(), attach.version().get()), |_| get_accounts());
+    let action_error =
+        move || grant.value().get().and_then(Result::err).or_else(|| attach.value().get().and_then(Result::err));
+    view! {
+        <Title text="Billing accounts"/>
+        <h1>"Billing accounts"</h1>
+        {move || action_error().map(|error| view! { <ErrorNotice error/> })}
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(page) if page.accounts.is_empty() => view! {
+                        <p>"You have no billing account yet. One is opened when an application that asks for a new account is approved."</p>
+                    }.into_any(),
+                    Ok(page) => {
+                        let AccountsPage { accounts, viewer_is_admin, managed_projects } = page;
+                        accounts.into_iter().map(|account| view! {
+                            <AccountCard account viewer_is_admin managed=managed_projects.clone() grant attach/>
+                        }).collect_view().into_any()
+                    }
+                    Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn AccountCard(
+    account: AccountView,
+    viewer_is_admin: bool,
+    managed: Vec<String>,
+    grant: ServerAction<GrantBu>,
+    attach: ServerAction<AttachProject>,
+) -> impl IntoView {
+    let AccountView { summary, grants, projects, viewer_owns } = account;
+    let id = summary.id;
+    let (labelled_by, heading) = (format!("account-{id}"), format!("account-{id}"));
+    let movable: Vec<String> = managed.into_iter().filter(|name| !projects.contains(name)).collect();
+    view! {
+        <section class="card" aria-labelledby=labelled_by>
+            <h2 id=heading>{summary.name.clone()}</h2>
+            <p>"Owner: " {summary.owner.clone()}</p>
+            <AccountFigures account=summary/>
+            <h3>"Projects drawing on it"</h3>
+            {if projects.is_empty() {
+                view! { <p>"None."</p> }.into_any()
+            } else {
+                view! { <ul>{projects.into_iter().map(|name| view! {
+                    <li><a href=format!("/projects/{name}")>{name.clone()}</a></li>
+                }).collect_view()}</ul> }.into_any()
+            }}
+            {(viewer_owns && !movable.is_empty()).then(|| view! {
+                <ActionForm action=attach attr:class="inline">
+                    <input type="hidden" name="account_id" value=id.to_string()/>
+                    <label for=format!("attach-{id}")>"Let a project you manage draw on it"</label>
+                    <select id=format!("attach-{id}") name="project">
+                        {movable.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                    </select>
+                    <button type="submit">"Move the project here"</button>
+                </ActionForm>
+            })}
+            <h3>"Grants"</h3>
+            {if grants.is_empty() {
+                view! { <p>"No BU granted yet."</p> }.into_any()
+            } else {
+                view! {
+                    <table class="data stacked">
+                        <thead><tr><th scope="col">"When"</th><th scope="col">"BU"</th><th scope="col">"By"</th><th scope="col">"Reason"</th></tr></thead>
+                        <tbody>{grants.into_iter().map(|grant| view! {
+                            <tr>
+                                <td data-label="When">{grant.at}</td>
+                                <td data-label="BU" class="amount">{grant.amount.to_string()}</td>
+                                <td data-label="By">{grant.granted_by}</td>
+                                <td data-label="Reason" class="prose-text">{grant.reason}</td>
+                            </tr>
+                        }).collect_view()}</tbody>
+                    </table>
+                }.into_any()
+            }}
+            {viewer_is_admin.then(|| view! {
+                <ActionForm action=grant attr:class="stack">
+                    <input type="hidden" name="account_id" value=id.to_string()/>
+                    <label for=format!("grant-amount-{id}")>"BU to grant"</label>
+                    <input id=format!("grant-amount-{id}") name="amount" inputmode="decimal" required=true/>
+                    <label for=format!("grant-reason-{id}")>"Reason (kept in the audit trail)"</label>
+                    <textarea id=format!("grant-reason-{id}") name="reason" rows="2" maxlength="1000" required=true></textarea>
+                    <button type="submit">"Grant"</button>
+                </ActionForm>
+            })}
+        </section>
     }
 }
 

@@ -44,6 +44,11 @@ pub(crate) const NAME_TAKEN: &str = "SELECT (SELECT COUNT(*) FROM projects WHERE
 pub(crate) const INSERT_PROJECT: &str = "INSERT INTO projects (name, application_id, owner_id, title, organisation, \
      end_date, cpu_cores, memory_gib, storage_gib, pods, gpus, billing_account_id, state, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'provisioning', $13, $13) RETURNING id";
+pub(crate) const SELECT_BILLING_ACCOUNTS_OF: &str =
+    "SELECT id, name FROM billing_accounts WHERE owner_id = $1 ORDER BY id";
+// An approval that asked for a new billing account opens one for the applicant, named after the project.
+pub(crate) const INSERT_BILLING_ACCOUNT: &str =
+    "INSERT INTO billing_accounts (name, owner_id, created_at) VALUES ($1, $2, $3) RETURNING id";
 pub(crate) const INSERT_MANAGER: &str =
     "INSERT INTO project_members (project_id, user_id, role, created_at) VALUES ($1, $2, 'manager', $3)";
 pub(crate) const TAKE: &str = "UPDATE applications SET assigned_to = $2, updated_at = $3 WHERE id = $1";
@@ -315,6 +320,16 @@ macro_rules! impl_application_store {
                 };
                 let mut project_id = None;
                 if let Some(project) = &change.project {
+                    let billing_account_id = match project.billing_account_id {
+                        Some(id) => id,
+                        None => sqlx::query_scalar(INSERT_BILLING_ACCOUNT)
+                            .bind(&project.name)
+                            .bind(project.owner_id)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(store_error)?,
+                    };
                     let created: Result<i64, sqlx::Error> = sqlx::query_scalar(INSERT_PROJECT)
                         .bind(&project.name)
                         .bind(id)
@@ -327,7 +342,7 @@ macro_rules! impl_application_store {
                         .bind(i64::from(project.quota.storage_gib))
                         .bind(i64::from(project.quota.pods))
                         .bind(i64::from(project.quota.gpus))
-                        .bind(project.billing_account_id)
+                        .bind(billing_account_id)
                         .bind(now)
                         .fetch_one(&mut *tx)
                         .await;
@@ -579,6 +594,14 @@ macro_rules! impl_application_store {
                     .map_err(store_error)?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)
+            }
+
+            async fn billing_accounts_of(&self, owner_id: i64) -> Result<Vec<(i64, String)>, app::error::StoreError> {
+                sqlx::query_as($crate::storage::applications_sql::SELECT_BILLING_ACCOUNTS_OF)
+                    .bind(owner_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)
             }
 
             async fn projects_of(

@@ -51,6 +51,29 @@ pub(crate) const SUM_MONTHS: &str = "SELECT \
 pub(crate) const SELECT_LATEST_USAGE_HOUR: &str = "SELECT MAX(hour) FROM usage_hours WHERE project_id = $1";
 pub(crate) const SELECT_USAGE_AT: &str =
     "SELECT resource, samples, total_milli FROM usage_hours WHERE project_id = $1 AND hour = $2";
+pub(crate) const SELECT_PROJECT_ACCOUNT: &str = "SELECT billing_account_id FROM projects WHERE id = $1";
+// Sums per account: grants, all charges, charges since $1, the newest grant and the alerts sent for it.
+pub(crate) const SELECT_ACCOUNTS: &str = "SELECT a.id, a.name, a.owner_id, COALESCE(u.email, '') AS owner, \
+     CAST(COALESCE((SELECT SUM(g.amount_mbu) FROM billing_grants g WHERE g.account_id = a.id), 0) AS BIGINT), \
+     CAST(COALESCE((SELECT SUM(l.amount_mbu) FROM billing_ledger l WHERE l.account_id = a.id), 0) AS BIGINT), \
+     CAST(COALESCE((SELECT SUM(l.amount_mbu) FROM billing_ledger l WHERE l.account_id = a.id AND l.hour >= $1), 0) \
+     AS BIGINT), (SELECT MAX(g.id) FROM billing_grants g WHERE g.account_id = a.id), \
+     (SELECT MAX(al.threshold) FROM billing_alerts al WHERE al.account_id = a.id AND al.grant_id = \
+     (SELECT MAX(g.id) FROM billing_grants g WHERE g.account_id = a.id)) \
+     FROM billing_accounts a LEFT JOIN users u ON u.id = a.owner_id";
+pub(crate) const ACCOUNTS_OF_OWNER: &str = " WHERE a.owner_id = $2 ORDER BY a.id";
+pub(crate) const ACCOUNT_BY_ID: &str = " WHERE a.id = $2";
+pub(crate) const ALL_ACCOUNTS: &str = " WHERE $2 IS NULL ORDER BY a.id LIMIT 1000";
+pub(crate) const SELECT_GRANTS: &str = "SELECT g.account_id, g.amount_mbu, g.reason, COALESCE(u.email, ''), \
+     g.created_at FROM billing_grants g LEFT JOIN users u ON u.id = g.granted_by WHERE g.account_id IN ";
+pub(crate) const SELECT_ACCOUNT_PROJECTS: &str =
+    "SELECT billing_account_id, name FROM projects WHERE deleted_at IS NULL AND billing_account_id IN ";
+pub(crate) const COUNT_ACCOUNT: &str = "SELECT COUNT(*) FROM billing_accounts WHERE id = $1";
+pub(crate) const INSERT_GRANT: &str = "INSERT INTO billing_grants (account_id, amount_mbu, reason, granted_by, \
+     created_at) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const SET_PROJECT_ACCOUNT: &str = "UPDATE projects SET billing_account_id = $2 WHERE id = $1";
+pub(crate) const INSERT_ALERT: &str = "INSERT INTO billing_alerts (account_id, grant_id, threshold, sent_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
 /// The name of the hourly rollup's runs in `scheduled_runs`.
 pub(crate) const ROLLUP_RUN: &str = "usage_rollup";
 /// Names looked up per query.
@@ -418,10 +441,17 @@ macro_rules! impl_billing_store {
                         Some((hour, values))
                     }
                 };
+                let account_id: Option<i64> = sqlx::query_scalar($crate::storage::billing_sql::SELECT_PROJECT_ACCOUNT)
+                    .bind(project_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(store_error)?
+                    .flatten();
                 Ok(app::billing::ssr::ProjectCost {
                     this_month: app::billing::model::MilliBu(this),
                     last_month: app::billing::model::MilliBu(last),
                     latest_usage,
+                    account_id,
                 })
             }
 
@@ -450,9 +480,187 @@ macro_rules! impl_billing_store {
                 self.jobs_waker.notify_one();
                 Ok(true)
             }
+
+            async fn accounts(
+                &self,
+                owner_id: Option<i64>,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<app::billing::ssr::AccountRecord>, app::error::StoreError> {
+                use $crate::storage::billing_sql::{ACCOUNTS_OF_OWNER, ALL_ACCOUNTS};
+                let filter = if owner_id.is_some() { ACCOUNTS_OF_OWNER } else { ALL_ACCOUNTS };
+                self.accounts_where(filter, owner_id, since).await
+            }
+
+            async fn account(
+                &self,
+                id: i64,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<app::billing::ssr::AccountRecord>, app::error::StoreError> {
+                let accounts =
+                    self.accounts_where($crate::storage::billing_sql::ACCOUNT_BY_ID, Some(id), since).await?;
+                Ok(accounts.into_iter().next())
+            }
+
+            async fn grant(
+                &self,
+                account_id: i64,
+                amount: app::billing::model::MilliBu,
+                reason: &str,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let exists: i64 = sqlx::query_scalar($crate::storage::billing_sql::COUNT_ACCOUNT)
+                    .bind(account_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if exists == 0 {
+                    return Ok(false);
+                }
+                sqlx::query($crate::storage::billing_sql::INSERT_GRANT)
+                    .bind(account_id)
+                    .bind(amount.0)
+                    .bind(reason)
+                    .bind(audit.actor_id)
+                    .bind(audit.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn set_project_account(
+                &self,
+                project_id: i64,
+                account: &app::billing::ssr::AccountRecord,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<(), app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                sqlx::query($crate::storage::billing_sql::SET_PROJECT_ACCOUNT)
+                    .bind(project_id)
+                    .bind(account.id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let summary = format!("now draws on the billing account {}", account.name);
+                Self::insert_project_event(&mut tx, project_id, None, audit, "billing_account", &summary).await?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)
+            }
+
+            async fn record_alert(
+                &self,
+                account_id: i64,
+                grant_id: i64,
+                threshold: i64,
+                mail: &[app::auth::ssr::OutgoingMail],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let mut sent = false;
+                // The lower thresholds count as passed too: one mail when both were crossed in one hour.
+                for level in app::billing::ssr::ALERT_THRESHOLDS.into_iter().filter(|level| *level <= threshold) {
+                    let inserted = sqlx::query($crate::storage::billing_sql::INSERT_ALERT)
+                        .bind(account_id)
+                        .bind(grant_id)
+                        .bind(level)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?
+                        .rows_affected();
+                    sent = level == threshold && inserted > 0;
+                }
+                if !sent {
+                    return Ok(false);
+                }
+                for message in mail {
+                    Self::insert_mail(&mut tx, message, now).await.map_err(store_error)?;
+                }
+                tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
+                Ok(true)
+            }
         }
 
         impl $store {
+            /// Accounts matching `filter` (one of the `ACCOUNT*` tails, whose `$2` is `key`), with their grants and
+            /// projects: three queries whatever the number of accounts.
+            async fn accounts_where(
+                &self,
+                filter: &str,
+                key: Option<i64>,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<app::billing::ssr::AccountRecord>, app::error::StoreError> {
+                use $crate::storage::billing_sql::*;
+                use $crate::storage::store_error;
+                type Row = (i64, String, i64, String, i64, i64, i64, Option<i64>, Option<i64>);
+                let sql = format!("{SELECT_ACCOUNTS}{filter}");
+                let rows = sqlx::query_as::<_, Row>(&sql)
+                    .bind(since)
+                    .bind(key)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                let mut accounts: Vec<app::billing::ssr::AccountRecord> = rows
+                    .into_iter()
+                    .map(|(id, name, owner_id, owner, granted, consumed, recent, latest_grant_id, alerted)| {
+                        app::billing::ssr::AccountRecord {
+                            id,
+                            name,
+                            owner_id,
+                            owner,
+                            granted: app::billing::model::MilliBu(granted),
+                            consumed: app::billing::model::MilliBu(consumed),
+                            recent: app::billing::model::MilliBu(recent),
+                            latest_grant_id,
+                            alerted,
+                            grants: Vec::new(),
+                            projects: Vec::new(),
+                        }
+                    })
+                    .collect();
+                if accounts.is_empty() {
+                    return Ok(accounts);
+                }
+                let ids = placeholders(accounts.len());
+                let position: std::collections::HashMap<i64, usize> =
+                    accounts.iter().enumerate().map(|(index, account)| (account.id, index)).collect();
+                let sql = format!("{SELECT_GRANTS}{ids} ORDER BY g.id DESC");
+                let mut query = sqlx::query_as::<_, (i64, i64, String, String, chrono::DateTime<chrono::Utc>)>(&sql);
+                for account in &accounts {
+                    query = query.bind(account.id);
+                }
+                for (account_id, amount, reason, granted_by, at) in
+                    query.fetch_all(&self.pool).await.map_err(store_error)?
+                {
+                    if let Some(index) = position.get(&account_id) {
+                        accounts[*index].grants.push(app::billing::GrantView {
+                            amount: app::billing::model::MilliBu(amount),
+                            reason,
+                            granted_by,
+                            at: at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                        });
+                    }
+                }
+                let sql = format!("{SELECT_ACCOUNT_PROJECTS}{ids} ORDER BY name");
+                let mut query = sqlx::query_as::<_, (i64, String)>(&sql);
+                for account in &accounts {
+                    query = query.bind(account.id);
+                }
+                for (account_id, name) in query.fetch_all(&self.pool).await.map_err(store_error)? {
+                    if let Some(index) = position.get(&account_id) {
+                        accounts[*index].projects.push(name);
+                    }
+                }
+                Ok(accounts)
+            }
+
             /// Adds a ledger row of `kind` for `line` with `amount`; false when that charge was already written.
             async fn insert_ledger(
                 conn: &mut <$db as sqlx::Database>::Connection,

@@ -55,7 +55,7 @@ fn hidden(page: &str, name: &str) -> String {
 }
 
 /// A complete form for project `name` with `quota` (cpu, memory, storage, pods, gpus).
-fn form<'a>(
+pub(crate) fn form<'a>(
     key: &'a str,
     intent: &'a str,
     name: &'a str,

@@ -19,19 +19,22 @@ on_both_backends!(
     collectors_push_samples_that_count_once_and_bad_samples_are_reported_one_by_one,
     the_rollup_charges_each_hour_once_fills_gaps_and_corrects_late_samples,
     the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost,
+    accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_once_per_grant,
+    only_an_accounts_owner_puts_projects_and_applications_on_it,
 );
 
 /// A billing service over the test's database, to run the rollup up to chosen hours.
 async fn billing_of(app: &TestApp) -> app::billing::ssr::BillingService {
     let store = app.db.open().await;
     let base = url::Url::parse(&app.address).unwrap();
+    let mail = Arc::new(server::mail::TemplateRenderer::new(&base));
     let projects = Arc::new(app::projects::ssr::ProjectService::new(
         store.clone(),
         store.clone(),
-        Arc::new(server::mail::TemplateRenderer::new(&base)),
+        mail.clone(),
         app::projects::ssr::ProjectSettings::default(),
     ));
-    app::billing::ssr::BillingService::new(store, projects, app::billing::ssr::BillingSettings::default())
+    app::billing::ssr::BillingService::new(store, projects, mail, app::billing::ssr::BillingSettings::default())
 }
 
 /// Pushes `body` with `token`; the status and the JSON answer.
@@ -332,4 +335,159 @@ async fn the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost(b
     // And the page itself, rendered on the server.
     let page = ada.page("/projects/climate").await;
     assert!(page.contains("Usage and cost") && page.contains("28.052 BU per hour"), "the cost section is shown");
+}
+
+/// An admin's (or anyone's) grant of `amount` BU to the account.
+async fn grant(browser: &crate::helpers::Browser, account_id: &str, amount: &str, reason: &str) -> (u16, String) {
+    call(browser, "billing_grant", &[("account_id", account_id), ("amount", amount), ("reason", reason)]).await
+}
+
+/// The mails to `to` whose subject mentions `text`.
+fn mails_about(app: &TestApp, to: &str, text: &str) -> usize {
+    app.mail_files().iter().filter(|mail| mail.contains(&format!("To: {to}")) && mail.contains(text)).count()
+}
+
+async fn accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_once_per_grant(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+    rollups_done(&app).await;
+    // The application asked for a new account: approving it opened one for the applicant, named after the project.
+    let account = app
+        .scalar(&format!(
+            "SELECT CAST(a.id AS TEXT) || ' ' || a.name || ' ' || u.email FROM projects p \
+             JOIN billing_accounts a ON a.id = p.billing_account_id JOIN users u ON u.id = a.owner_id \
+             WHERE p.id = {project_id}"
+        ))
+        .await
+        .unwrap();
+    let account_id = account.split(' ').next().unwrap().to_owned();
+    assert!(account.ends_with(" climate ada@example.org"), "{account}");
+
+    // Admins grant, with a reason; bad amounts are refused next to the field.
+    let (status, _) = grant(&ada, &account_id, "100", "More please.").await;
+    assert_eq!(status, 403, "owners do not grant themselves BU");
+    for bad in ["abc", "0", "-5", "1.0001"] {
+        let (status, body) = grant(&boss, &account_id, bad, "x").await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body.contains("amount"), "{body}");
+    }
+    let (status, body) = grant(&boss, &account_id, "100", " ").await;
+    assert_eq!(status, 400, "a reason is needed: {body}");
+    assert_eq!(grant(&boss, "999999", "1", "x").await.0, 404);
+    let (status, body) = grant(&boss, &account_id, "100", "Pilot allocation.").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(count(&app, "audit_log WHERE action = 'billing.grant'").await, 1);
+
+    // 28.052 BU an hour: three hours use 84% of the 100 granted, four hours 112%.
+    let billing = billing_of(&app).await;
+    reservations(&app, project_id, &[(hours_ago(4), 2)]).await;
+    let report = billing.rollup(hours_ago(2)).await.unwrap();
+    assert_eq!(report.alerts, 1, "{report:?}");
+    assert!(
+        eventually(Duration::from_secs(10), || std::future::ready(
+            mails_about(&app, "ada@example.org", "80% of its BU used") == 1
+        ))
+        .await
+    );
+    assert_eq!(billing.rollup(hours_ago(2)).await.unwrap().alerts, 0, "once per grant");
+    let (_, body) = call(&ada, "project_billing", &[("name", "climate")]).await;
+    assert!(body.contains("80% of the BU granted are used"), "the project page shows the alert: {body}");
+    assert_eq!(billing.rollup(hours_ago(1)).await.unwrap().alerts, 1);
+    assert!(
+        eventually(Duration::from_secs(10), || std::future::ready(
+            mails_about(&app, "ada@example.org", "all BU used") == 1
+        ))
+        .await
+    );
+    assert_eq!(billing.rollup(hours_ago(1)).await.unwrap().alerts, 0);
+
+    // The owner's page: granted, consumed, balance and runway; a new grant arms the alerts again.
+    let (status, body) = call(&ada, "billing_accounts", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let summary = &page["accounts"][0]["summary"];
+    assert_eq!((summary["granted"].as_i64(), summary["consumed"].as_i64()), (Some(100_000), Some(112_208)), "{page}");
+    assert_eq!(summary["balance"], -12_208);
+    assert_eq!(summary["runway_days"], 0, "overspent");
+    assert_eq!(summary["alert"], "All the BU granted are used.");
+    assert_eq!(page["accounts"][0]["projects"][0], "climate");
+    assert_eq!(page["viewer_is_admin"], false);
+    let (status, _) = grant(&boss, &account_id, "200", "Second allocation.").await;
+    assert_eq!(status, 200);
+    let (_, body) = call(&ada, "billing_accounts", &[]).await;
+    let page: Value = serde_json::from_str(&body).unwrap();
+    let summary = &page["accounts"][0]["summary"];
+    assert_eq!(summary["alert"], Value::Null, "{page}");
+    // 187.792 BU left at 112.208 a week (16.029 a day): 11 days.
+    assert_eq!(summary["runway_days"], 11, "{page}");
+    assert_eq!(page["accounts"][0]["grants"][0]["reason"], "Second allocation.");
+
+    // Others see none of it; admins see every account, and the page renders without JavaScript.
+    let eve = app.browser();
+    app.sign_in(&eve, "eve@example.org").await;
+    let (status, body) = call(&eve, "billing_accounts", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"accounts\":[]"), "{body}");
+    let (status, body) = call(&boss, "billing_accounts", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("Pilot allocation.") && body.contains("\"viewer_is_admin\":true"), "{body}");
+    assert_eq!(call(&app.browser(), "billing_accounts", &[]).await.0, 401);
+    let page = boss.page("/billing").await;
+    assert!(
+        page.contains("Billing accounts") && page.contains("Second allocation.") && page.contains("Grant"),
+        "{page}"
+    );
+}
+
+async fn only_an_accounts_owner_puts_projects_and_applications_on_it(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+    let eve = app.browser();
+    app.sign_in(&eve, "eve@example.org").await;
+    for (name, owner) in [("lab", "ada@example.org"), ("eves", "eve@example.org")] {
+        app.execute(&format!(
+            "INSERT INTO billing_accounts (name, owner_id, created_at) SELECT '{name}', id, '2026-12-01T00:00:00+00:00' \
+             FROM users WHERE email = '{owner}'"
+        ))
+        .await;
+    }
+    let id_of = |name: &'static str| {
+        let app = &app;
+        async move {
+            app.scalar(&format!("SELECT CAST(id AS TEXT) FROM billing_accounts WHERE name = '{name}'")).await.unwrap()
+        }
+    };
+    let (lab, eves) = (id_of("lab").await, id_of("eves").await);
+
+    // The owner moves a project they manage onto their account; nobody moves it onto someone else's.
+    let (status, _) = call(&eve, "billing_attach", &[("account_id", &eves), ("project", "climate")]).await;
+    assert_eq!(status, 400, "eve does not manage climate");
+    let (status, _) = call(&ada, "billing_attach", &[("account_id", &eves), ("project", "climate")]).await;
+    assert_eq!(status, 404, "not ada's account");
+    let (status, body) = call(&ada, "billing_attach", &[("account_id", &lab), ("project", "climate")]).await;
+    assert_eq!(status, 200, "{body}");
+    let now_on =
+        app.scalar(&format!("SELECT CAST(billing_account_id AS TEXT) FROM projects WHERE id = {project_id}")).await;
+    assert_eq!(now_on, Some(lab.clone()));
+    assert_eq!(count(&app, "audit_log WHERE action = 'project.billing_account'").await, 1);
+    let (_, body) = call(&ada, "project", &[("name", "climate")]).await;
+    assert!(body.contains("now draws on the billing account lab"), "the project's history says so");
+    let _ = boss;
+
+    // The application form lists the applicant's own accounts, and refuses anyone else's.
+    let (status, body) = call(&ada, "application_new", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"lab\"") && !body.contains("\"eves\""), "{body}");
+    let mut fields = crate::applications::form("key-billing-1", "save", "ml-lab", "Lab", ["4", "16", "100", "50", "0"]);
+    fields.retain(|(field, _)| *field != "form[billing]");
+    let mut theirs = fields.clone();
+    theirs.push(("form[billing]", eves.as_str()));
+    let (status, body) = call(&ada, "application_save", &theirs).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("billing"), "{body}");
+    let mut own = fields.clone();
+    own.push(("form[billing]", lab.as_str()));
+    let (status, body) = call(&ada, "application_save", &own).await;
+    assert_eq!(status, 200, "{body}");
+    let chosen =
+        app.scalar("SELECT CAST(billing_account_id AS TEXT) FROM applications WHERE project_name = 'ml-lab'").await;
+    assert_eq!(chosen, Some(lab));
 }

@@ -91,24 +91,34 @@ impl ApplicationService {
 
     /// A new, empty form for `user`: the standard quota, their organisation, and a fresh key so that saving it
     /// twice saves one draft.
-    pub fn new_form(&self, user: &User) -> Result<FormView, AppError> {
+    pub async fn new_form(&self, user: &User) -> Result<FormView, AppError> {
         require_signed_up(user)?;
         let input =
             ApplicationInput::new_for(user.organisation.as_deref().unwrap_or_default(), &self.rules().default_quota);
-        Ok(self.form_view(ApplicationForm { draft_key: new_draft_key(), input, ..ApplicationForm::default() }, false))
+        self.form_view(
+            user.id,
+            ApplicationForm { draft_key: new_draft_key(), input, ..ApplicationForm::default() },
+            false,
+        )
+        .await
     }
 
-    /// The form around `form` (what was typed, or what is stored).
-    pub fn form_view(&self, form: ApplicationForm, resubmission: bool) -> FormView {
-        FormView {
+    /// The form around `form` (what was typed, or what is stored) for the applicant `applicant_id`, whose billing
+    /// accounts it offers.
+    pub async fn form_view(
+        &self,
+        applicant_id: i64,
+        form: ApplicationForm,
+        resubmission: bool,
+    ) -> Result<FormView, AppError> {
+        Ok(FormView {
             form,
             rules: self.rules().clone(),
-            // Billing accounts arrive with billing; until then every applicant asks for a new one.
-            billing_accounts: Vec::new(),
+            billing_accounts: self.store.billing_accounts_of(applicant_id).await?,
             terms_version: TERMS_VERSION.to_owned(),
             resubmission,
             today: today(),
-        }
+        })
     }
 
     /// Saves the form as a draft, or submits it (`form.intent == "submit"`); returns the application's id.
@@ -121,6 +131,12 @@ impl ApplicationService {
         };
         let id = parse_number(&form.id, "id")?;
         let fields = check_application(&form.input, self.rules(), today(), strictness).map_err(into_app_error)?;
+        if let Some(crate::applications::model::BillingChoice::Existing(account_id)) = &fields.billing {
+            let accounts = self.store.billing_accounts_of(user.id).await?;
+            if !accounts.iter().any(|(id, _)| id == account_id) {
+                return Err(AppError::invalid("billing", "Choose one of your billing accounts, or ask for a new one."));
+            }
+        }
         if let Some(name) = &fields.project_name
             && self.store.name_taken(name.as_str(), id).await?
         {
@@ -409,8 +425,12 @@ impl ApplicationService {
                 intent: String::new(),
                 input: ApplicationInput::from_fields(&record.fields),
             };
-            self.form_view(form, record.state == ApplicationState::ChangesRequested)
+            (form, record.state == ApplicationState::ChangesRequested)
         });
+        let form = match form {
+            Some((form, resubmission)) => Some(self.form_view(record.applicant_id, form, resubmission).await?),
+            None => None,
+        };
         Ok(ApplicationView {
             id: record.id,
             state: record.state,

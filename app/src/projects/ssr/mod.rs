@@ -270,6 +270,18 @@ impl ProjectService {
         Ok(projects)
     }
 
+    /// The names of the projects `user` manages that are not closed.
+    pub async fn managed_names(&self, user: &User) -> Result<Vec<String>, AppError> {
+        Ok(self
+            .store
+            .projects(Some(user.id))
+            .await?
+            .into_iter()
+            .filter(|project| project.role == Some(MemberRole::Manager) && project.state != ProjectState::Closed)
+            .map(|project| project.name)
+            .collect())
+    }
+
     /// A project's page, for its members and admins; to anyone else it does not exist.
     pub async fn view(&self, user: &User, name: &str) -> Result<ProjectView, AppError> {
         let mut project = self.store.project_by_name(name, ATTEMPTS_SHOWN).await?.ok_or(AppError::NotFound)?;
