@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("invitations"), StaticSegment("accept")) view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("requests")) view={Lazy::<AdminRequestsRoute>::new()} ssr=SsrMode::Async/>
                     <Route path=StaticSegment("billing") view={Lazy::<BillingRoute>::new()} ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("billing"), StaticSegment("statement")) view={Lazy::<StatementRoute>::new()} ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
@@ -132,6 +133,7 @@ lazy_pages! {
     InvitationRoute => projects::member_pages::InvitationPage,
     AdminRequestsRoute => projects::request_pages::AdminRequestsPage,
     BillingRoute => billing::views::BillingPage,
+    StatementRoute => billing::views::StatementPage,
 }
 
 /// Browser entry point: hydrates the server-rendered page.

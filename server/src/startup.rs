@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::config::ProvisionerConfig;
 use crate::http::security::SiteOrigin;
 use crate::http::status::StatusPages;
-use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, security, status, usage};
+use crate::http::{assets, auth, cache, client_ip, health, metrics, request_id, security, statements, status, usage};
 use crate::jobs::{JobRunner, Provisioning};
 use crate::mail::{MailSetupError, Mailer, TemplateRenderer};
 use crate::oidc::OidcProviders;
@@ -209,6 +209,7 @@ impl Application {
             .route("/auth/signout-everywhere", post(auth::sign_out_everywhere))
             .route("/auth/oidc/{id}/start", post(auth::oidc_start))
             .route("/auth/oidc/{id}/callback", get(auth::oidc_callback))
+            .route("/billing/statement.csv", get(statements::csv))
             .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
                 let leptos = leptos.clone();
                 move || shell(leptos.clone())

@@ -12,33 +12,60 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
-use model::{BilledResource, MilliBu};
 
 #[cfg(feature = "ssr")]
 use crate::ssr::{respond_with_error, signed_in, signed_in_admin};
 
-/// A project's cost as its page shows it.
+/// A project's cost as its page shows it. Amounts arrive as text ("28.052 BU"): the browser carries no code to
+/// format them, which keeps the pages that share this type small.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProjectBilling {
     /// BU this calendar month (UTC) so far.
-    pub this_month: MilliBu,
+    pub this_month: String,
     /// BU last month.
-    pub last_month: MilliBu,
+    pub last_month: String,
     /// "December 2026".
     pub this_month_label: String,
-    /// What the quota costs per hour when it is not exceeded.
-    pub reserved_per_hour: MilliBu,
-    /// And per average month.
-    pub reserved_per_month: MilliBu,
+    /// What the quota costs when it is not exceeded: "28.052 BU per hour, 20477.96 BU per month".
+    pub reserved: String,
     /// Quota against usage, per billed resource.
     pub usage: Vec<UsageBar>,
     /// The hour the usage is from ("2026-12-02 14:00 UTC"), if any came.
     pub usage_at: Option<String>,
     /// The account it draws on, if any.
-    pub account: Option<AccountSummary>,
+    pub account: Option<ProjectAccount>,
+    /// BU per month over the last twelve months, oldest first: ("Jan 2026", "1234.5 BU", height in percent of the
+    /// largest month).
+    pub months: Vec<(String, String, u8)>,
+    /// This month and last (YYYY-MM), for the statement links.
+    pub statement_months: (String, String),
 }
 
-/// A billing account's figures, as the project page and the accounts page show them.
+/// The account a project draws on, as its page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProjectAccount {
+    /// Name.
+    pub name: String,
+    /// "300 BU granted, 112.208 BU consumed (37%), 187.792 BU left. At the last week's rate that lasts 11 days."
+    pub figures: String,
+    /// The latest alert, if one went out for the latest grant.
+    pub alert: Option<String>,
+}
+
+/// One resource's quota against its latest usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageBar {
+    /// "CPU".
+    pub label: String,
+    /// "4 cores".
+    pub quota: String,
+    /// "1.5 cores", if known.
+    pub used: Option<String>,
+    /// Usage as a percentage of the quota (may pass 100), if known.
+    pub percent: Option<u16>,
+}
+
+/// A billing account's figures, as the accounts page shows them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountSummary {
     /// Id.
@@ -47,25 +74,23 @@ pub struct AccountSummary {
     pub name: String,
     /// Who owns it.
     pub owner: String,
-    /// BU granted, all grants together.
-    pub granted: MilliBu,
-    /// BU charged to it.
-    pub consumed: MilliBu,
+    /// "300 BU", all grants together.
+    pub granted: String,
+    /// "112.208 BU (37%)".
+    pub consumed: String,
     /// Granted less consumed (negative once overspent).
-    pub balance: MilliBu,
-    /// Consumed as a percentage of granted, if anything was granted.
-    pub percent_used: Option<u16>,
-    /// At the last week's rate, how many days the balance lasts (`None`: nothing is being spent).
-    pub runway_days: Option<i64>,
-    /// "80% of the granted BU is used" once an alert went out for the latest grant.
+    pub balance: String,
+    /// "At the last week's rate the balance lasts 11 days."
+    pub runway: String,
+    /// "80% of the BU granted are used." once an alert went out for the latest grant.
     pub alert: Option<String>,
 }
 
 /// One grant of BU.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GrantView {
-    /// How much.
-    pub amount: MilliBu,
+    /// "100 BU".
+    pub amount: String,
     /// Why.
     pub reason: String,
     /// By which admin.
@@ -96,19 +121,46 @@ pub struct AccountsPage {
     pub viewer_is_admin: bool,
     /// The projects the viewer manages, which they may move onto an account of theirs.
     pub managed_projects: Vec<String>,
+    /// The current month, YYYY-MM, for the statement links.
+    pub this_month: String,
 }
 
-/// One resource's quota against its latest usage.
+/// A monthly statement of a project or of an account, as its page shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UsageBar {
-    /// Which.
-    pub resource: BilledResource,
+pub struct Statement {
+    /// "Project climate", "Billing account lab".
+    pub title: String,
+    /// "November 2026".
+    pub month_label: String,
+    /// A line per project and resource.
+    pub lines: Vec<StatementLine>,
+    /// "1234.567 BU".
+    pub total: String,
+    /// The month before and the month after (YYYY-MM; none after the current month).
+    pub previous: String,
+    /// The month after, unless it is in the future.
+    pub next: Option<String>,
+    /// What the statement is of, as a query: `project=climate` or `account=3`.
+    pub scope: String,
+    /// This month, YYYY-MM.
+    pub month: String,
+}
+
+/// One line of a statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementLine {
+    /// The project.
+    pub project: String,
+    /// "CPU".
+    pub resource: String,
+    /// Hours charged.
+    pub hours: i64,
     /// "4 cores".
-    pub quota: String,
-    /// "1.5 cores", if known.
-    pub used: Option<String>,
-    /// Usage as a percentage of the quota (may pass 100), if known.
-    pub percent: Option<u16>,
+    pub average_request: String,
+    /// "1.25 cores", or "not known".
+    pub average_usage: String,
+    /// "123.45 BU".
+    pub amount: String,
 }
 
 /// A usage collector as the admins' page lists it.
@@ -154,6 +206,18 @@ pub async fn grant_bu(account_id: i64, amount: String, reason: String) -> Result
 pub async fn attach_project(account_id: i64, project: String) -> Result<(), AppError> {
     let (state, auth, request) = signed_in()?;
     state.billing.attach_project(&auth.user, account_id, &project, &request).await.map_err(respond_with_error)
+}
+
+/// A monthly statement (YYYY-MM) of a project (its members and admins) or of an account (its owner and admins).
+#[server(prefix = "/api", endpoint = "billing_statement")]
+pub async fn get_statement(
+    project: Option<String>,
+    account: Option<i64>,
+    month: String,
+) -> Result<Statement, AppError> {
+    let (state, auth, _) = signed_in()?;
+    let query = ssr::StatementQuery { project, account, month };
+    state.billing.statement(&auth.user, &query).await.map_err(respond_with_error)
 }
 
 /// The usage collectors (admins only).

@@ -304,6 +304,15 @@ pub fn runway_days(balance: MilliBu, per_day: MilliBu) -> Option<i64> {
     Some(balance.0.max(0) / per_day.0)
 }
 
+/// Reads a month as `YYYY-MM` into its first day.
+pub fn parse_month(text: &str) -> Option<NaiveDate> {
+    let (year, month) = text.trim().split_once('-')?;
+    if year.len() != 4 || month.len() != 2 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(year.parse().ok()?, month.parse().ok()?, 1)
+}
+
 /// Reads a usage value as sent (a number of the resource's unit) into thousandths of the unit, rounded to the
 /// nearest, halves away from zero; refuses what no meter reports.
 pub fn usage_milli(value: f64) -> Result<Milli, &'static str> {
@@ -424,6 +433,14 @@ mod tests {
         assert_eq!(runway_days(MilliBu(10_000), MilliBu(3000)), Some(3));
         assert_eq!(runway_days(MilliBu(-5), MilliBu(3000)), Some(0));
         assert_eq!(runway_days(MilliBu(10_000), MilliBu::ZERO), None);
+    }
+
+    #[test]
+    fn months_read_as_their_first_day() {
+        assert_eq!(parse_month("2026-11"), NaiveDate::from_ymd_opt(2026, 11, 1));
+        for junk in ["2026-13", "2026-1", "26-11", "2026/11", "", "2026-11-01"] {
+            assert_eq!(parse_month(junk), None, "{junk:?}");
+        }
     }
 
     #[test]

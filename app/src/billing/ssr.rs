@@ -9,7 +9,10 @@ use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, TimeZone, U
 use serde::Deserialize;
 
 use super::model::{BilledResource, Milli, MilliBu, RateSchedule, charge, usage_milli};
-use super::{AccountSummary, AccountView, AccountsPage, CollectorView, GrantView, ProjectBilling, UsageBar};
+use super::{
+    AccountSummary, AccountView, AccountsPage, CollectorView, GrantView, ProjectAccount, ProjectBilling, Statement,
+    StatementLine, UsageBar,
+};
 use crate::auth::model::Role;
 use crate::auth::ssr::{
     MailNotice, MailRenderer, NewAuditEntry, OutgoingMail, RequestInfo, User, new_token, require_admin, token_hash,
@@ -142,27 +145,138 @@ impl AccountRecord {
         (self.granted.0 > 0).then(|| self.consumed.0.saturating_mul(100) / self.granted.0)
     }
 
-    /// The figures people see; `recent` covers [`RUNWAY_BASIS_DAYS`] days.
-    pub fn summary(&self) -> AccountSummary {
-        let balance = self.granted - self.consumed;
+    /// Granted less consumed.
+    pub fn balance(&self) -> MilliBu {
+        self.granted - self.consumed
+    }
+
+    /// "112.208 BU (37%)".
+    fn consumed_text(&self) -> String {
+        match self.percent_used() {
+            Some(percent) => format!("{} ({percent}%)", self.consumed),
+            None => self.consumed.to_string(),
+        }
+    }
+
+    /// How long the balance lasts at the last [`RUNWAY_BASIS_DAYS`] days' rate, in words.
+    fn runway(&self) -> String {
         let per_day = MilliBu(self.recent.0 / RUNWAY_BASIS_DAYS);
+        match super::model::runway_days(self.balance(), per_day) {
+            _ if self.balance() <= MilliBu::ZERO => "The balance is used up.".to_owned(),
+            Some(days) => format!("At the last week's rate the balance lasts {days} days."),
+            None => "Nothing was spent in the last week.".to_owned(),
+        }
+    }
+
+    /// The alert that went out for the newest grant, in words.
+    fn alert(&self) -> Option<String> {
+        self.alerted.map(|threshold| {
+            if threshold >= 100 {
+                "All the BU granted are used.".to_owned()
+            } else {
+                format!("{threshold}% of the BU granted are used.")
+            }
+        })
+    }
+
+    /// The figures the accounts page shows; `recent` covers [`RUNWAY_BASIS_DAYS`] days.
+    pub fn summary(&self) -> AccountSummary {
         AccountSummary {
             id: self.id,
             name: self.name.clone(),
             owner: self.owner.clone(),
-            granted: self.granted,
-            consumed: self.consumed,
-            balance,
-            percent_used: self.percent_used().map(|percent| percent.clamp(0, 9_999) as u16),
-            runway_days: super::model::runway_days(balance, per_day),
-            alert: self.alerted.map(|threshold| {
-                if threshold >= 100 {
-                    "All the BU granted are used.".to_owned()
-                } else {
-                    format!("{threshold}% of the BU granted are used.")
-                }
-            }),
+            granted: self.granted.to_string(),
+            consumed: self.consumed_text(),
+            balance: self.balance().to_string(),
+            runway: self.runway(),
+            alert: self.alert(),
         }
+    }
+
+    /// The figures the project page shows.
+    pub fn for_project(&self) -> ProjectAccount {
+        ProjectAccount {
+            name: self.name.clone(),
+            figures: format!(
+                "{} granted, {} consumed, {} left. {}",
+                self.granted,
+                self.consumed_text(),
+                self.balance(),
+                self.runway()
+            ),
+            alert: self.alert(),
+        }
+    }
+}
+
+/// One line of a statement as stored: a project's resource over the month.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementRow {
+    /// The project's name.
+    pub project: String,
+    /// The resource.
+    pub resource: BilledResource,
+    /// Hours charged.
+    pub hours: i64,
+    /// The sum over those hours of what was reserved, in thousandths of the unit.
+    pub request_total: Milli,
+    /// The sum of the usage over the hours it is known for, and how many hours that is.
+    pub usage_total: Milli,
+    /// Hours with usage known.
+    pub usage_hours: i64,
+    /// BU, corrections included.
+    pub amount: MilliBu,
+}
+
+impl StatementRow {
+    /// The mean reserved per hour, in thousandths (rounded half up).
+    pub fn average_request(&self) -> Milli {
+        if self.hours == 0 { 0 } else { (self.request_total + self.hours / 2) / self.hours }
+    }
+
+    /// The mean usage over the hours it is known for.
+    pub fn average_usage(&self) -> Option<Milli> {
+        (self.usage_hours > 0).then(|| (self.usage_total + self.usage_hours / 2) / self.usage_hours)
+    }
+}
+
+/// What a statement is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatementScope {
+    /// A project, by id.
+    Project(i64),
+    /// An account, by id.
+    Account(i64),
+}
+
+/// A statement as asked for: of a project (by name) or an account (by id), for a month (YYYY-MM).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatementQuery {
+    /// A project's name.
+    pub project: Option<String>,
+    /// An account's id.
+    pub account: Option<i64>,
+    /// YYYY-MM.
+    pub month: String,
+}
+
+/// A statement with its figures, for the page and the CSV download.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementData {
+    /// "Project climate".
+    pub title: String,
+    /// `project=climate`, `account=3`.
+    pub scope: String,
+    /// The month's first day.
+    pub month: NaiveDate,
+    /// The lines.
+    pub rows: Vec<StatementRow>,
+}
+
+impl StatementData {
+    /// The total, corrections included.
+    pub fn total(&self) -> MilliBu {
+        self.rows.iter().map(|row| row.amount).sum()
     }
 }
 
@@ -255,6 +369,18 @@ pub trait BillingStore: Send + Sync + 'static {
         account: &AccountRecord,
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError>;
+
+    /// The BU charged to a project per month (YYYY-MM, UTC) from `from` on.
+    async fn project_months(&self, project_id: i64, from: DateTime<Utc>) -> Result<Vec<(String, MilliBu)>, StoreError>;
+
+    /// The lines of a statement over [`from`, `to`): per project and resource, the newest ledger row of each hour
+    /// giving the usage, every row of it the amount.
+    async fn statement_rows(
+        &self,
+        scope: StatementScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StatementRow>, StoreError>;
 
     /// Records that the alert at `threshold` (and any lower one) went out for the grant, with its mail; false when
     /// it had already gone out.
@@ -586,7 +712,6 @@ impl BillingService {
             if account.alerted.is_some_and(|alerted| alerted >= threshold) {
                 continue;
             }
-            let summary = account.summary();
             let notice = MailNotice {
                 subject: if threshold >= 100 {
                     format!("Billing account {}: all BU used", account.name)
@@ -596,7 +721,11 @@ impl BillingService {
                 paragraphs: vec![
                     format!(
                         "The billing account {} has used {} of the {} granted to it ({}%); {} are left.",
-                        account.name, summary.consumed, summary.granted, percent, summary.balance
+                        account.name,
+                        account.consumed,
+                        account.granted,
+                        percent,
+                        account.balance()
                     ),
                     format!("Projects drawing on it: {}.", account.projects.join(", ")),
                     "Ask the admins for a new grant before it runs out, or lower the projects' quotas.".to_owned(),
@@ -635,7 +764,7 @@ impl BillingService {
                 let quota = resource.of_quota(&project.quota);
                 let used = cost.latest_usage.as_ref().and_then(|(_, values)| values[index]);
                 UsageBar {
-                    resource,
+                    label: resource.label().to_owned(),
                     quota: format!("{} {}", quota / 1000, resource.unit()),
                     used: used.map(|used| format!("{} {}", format_milli(used), resource.unit())),
                     percent: used.map(|used| if quota > 0 { (used * 100 / quota).clamp(0, 999) as u16 } else { 0 }),
@@ -643,14 +772,109 @@ impl BillingService {
             })
             .collect();
         Ok(ProjectBilling {
-            this_month: cost.this_month,
-            last_month: cost.last_month,
+            this_month: cost.this_month.to_string(),
+            last_month: cost.last_month.to_string(),
             this_month_label: this_month_start.format("%B %Y").to_string(),
-            reserved_per_hour: reserved.per_hour,
-            reserved_per_month: reserved.per_month,
+            reserved: format!("{} per hour, {} per month", reserved.per_hour, reserved.per_month),
             usage,
             usage_at: cost.latest_usage.map(|(hour, _)| hour.format("%Y-%m-%d %H:00 UTC").to_string()),
-            account: account.map(|account| account.summary()),
+            account: account.map(|account| account.for_project()),
+            months: self.months(project.id, this_month_start).await?,
+            statement_months: (
+                this_month_start.format("%Y-%m").to_string(),
+                last_month_start.format("%Y-%m").to_string(),
+            ),
+        })
+    }
+
+    /// BU per month over the twelve months that end with the one starting at `this_month`, oldest first.
+    async fn months(&self, project_id: i64, this_month: DateTime<Utc>) -> Result<Vec<(String, String, u8)>, AppError> {
+        let mut starts = vec![this_month];
+        for _ in 1..12 {
+            let (_, previous) = month_starts(starts[starts.len() - 1]);
+            starts.push(previous);
+        }
+        starts.reverse();
+        let stored: HashMap<String, MilliBu> =
+            self.store.project_months(project_id, starts[0]).await?.into_iter().collect();
+        let amounts: Vec<(DateTime<Utc>, MilliBu)> = starts
+            .into_iter()
+            .map(|start| (start, stored.get(&start.format("%Y-%m").to_string()).copied().unwrap_or_default()))
+            .collect();
+        let largest = amounts.iter().map(|(_, amount)| amount.0).max().unwrap_or(0).max(1);
+        Ok(amounts
+            .into_iter()
+            .map(|(start, amount)| {
+                let height = (amount.0.max(0) * 100 / largest).clamp(0, 100) as u8;
+                (start.format("%b %Y").to_string(), amount.to_string(), height)
+            })
+            .collect())
+    }
+
+    /// A statement's figures, for those who may see it: a project's members and admins, an account's owner and
+    /// admins (404 for anyone else; 400 for a month that cannot be read).
+    pub async fn statement_data(&self, user: &User, query: &StatementQuery) -> Result<StatementData, AppError> {
+        let month = super::model::parse_month(&query.month)
+            .ok_or_else(|| AppError::invalid("month", "Give the month as YYYY-MM, such as 2026-11."))?;
+        let from = Utc.from_utc_datetime(&month.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let to = Utc.from_utc_datetime(
+            &month.checked_add_months(chrono::Months::new(1)).unwrap_or(month).and_hms_opt(0, 0, 0).unwrap_or_default(),
+        );
+        let (scope, title, scope_text) = match (&query.project, query.account) {
+            (Some(name), None) => {
+                let project = self.projects.view(user, name).await?;
+                (
+                    StatementScope::Project(project.id),
+                    format!("Project {}", project.name),
+                    format!("project={}", project.name),
+                )
+            }
+            (None, Some(id)) => {
+                let account = self.store.account(id, from).await?.ok_or(AppError::NotFound)?;
+                if account.owner_id != user.id && user.role != Role::Admin {
+                    return Err(AppError::NotFound);
+                }
+                (StatementScope::Account(id), format!("Billing account {}", account.name), format!("account={id}"))
+            }
+            _ => return Err(AppError::invalid("project", "Ask for the statement of one project or one account.")),
+        };
+        let rows = self.store.statement_rows(scope, from, to).await?;
+        Ok(StatementData { title, scope: scope_text, month, rows })
+    }
+
+    /// A statement as its page shows it.
+    pub async fn statement(&self, user: &User, query: &StatementQuery) -> Result<Statement, AppError> {
+        let data = self.statement_data(user, query).await?;
+        let quantity = |value: Milli, resource: BilledResource| format!("{} {}", format_milli(value), resource.unit());
+        let next =
+            data.month.checked_add_months(chrono::Months::new(1)).filter(|next| *next <= Utc::now().date_naive());
+        Ok(Statement {
+            title: data.title.clone(),
+            month_label: data.month.format("%B %Y").to_string(),
+            total: data.total().to_string(),
+            previous: data
+                .month
+                .checked_sub_months(chrono::Months::new(1))
+                .unwrap_or(data.month)
+                .format("%Y-%m")
+                .to_string(),
+            next: next.map(|next| next.format("%Y-%m").to_string()),
+            month: data.month.format("%Y-%m").to_string(),
+            scope: data.scope.clone(),
+            lines: data
+                .rows
+                .iter()
+                .map(|row| StatementLine {
+                    project: row.project.clone(),
+                    resource: row.resource.label().to_owned(),
+                    hours: row.hours,
+                    average_request: quantity(row.average_request(), row.resource),
+                    average_usage: row
+                        .average_usage()
+                        .map_or_else(|| "not known".to_owned(), |usage| quantity(usage, row.resource)),
+                    amount: row.amount.to_string(),
+                })
+                .collect(),
         })
     }
 
@@ -672,6 +896,7 @@ impl BillingService {
                 .collect(),
             viewer_is_admin: is_admin,
             managed_projects: managed,
+            this_month: Utc::now().format("%Y-%m").to_string(),
         })
     }
 

@@ -1,26 +1,28 @@
-//! What people see of usage and billing: the project page's cost section and the admins' usage collectors.
+//! What people see of usage and billing: the project page's cost section, the accounts page, statements and the
+//! admins' usage collectors.
 
 use leptos::prelude::*;
-
 use leptos_meta::Title;
 
 use super::{
     AccountSummary, AccountView, AccountsPage, AttachProject, CreateCollector, GrantBu, ProjectBilling,
-    RevokeCollector, get_accounts, get_collectors, get_project_billing,
+    RevokeCollector, Statement, get_accounts, get_collectors, get_project_billing, get_statement,
 };
 use crate::components::ErrorNotice;
 
 /// The project page's "Usage and cost" section: quota against the latest usage as bars, and BU this month and last.
 #[component]
 pub fn ProjectCostSection(name: String) -> impl IntoView {
-    let billing = Resource::new_blocking(move || name.clone(), get_project_billing);
+    let key = name.clone();
+    let billing = Resource::new_blocking(move || key.clone(), get_project_billing);
+    let name = StoredValue::new(name);
     view! {
         <section class="card" aria-labelledby="cost-heading">
             <h2 id="cost-heading">"Usage and cost"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match billing.await {
-                        Ok(billing) => view! { <CostFigures billing/> }.into_any(),
+                        Ok(billing) => view! { <CostFigures name=name.get_value() billing/> }.into_any(),
                         Err(error) => view! { <ErrorNotice error/> }.into_any(),
                     }
                 })}
@@ -30,17 +32,16 @@ pub fn ProjectCostSection(name: String) -> impl IntoView {
 }
 
 #[component]
-fn CostFigures(billing: ProjectBilling) -> impl IntoView {
+fn CostFigures(name: String, billing: ProjectBilling) -> impl IntoView {
     let usage_caption = billing
         .usage_at
         .clone()
         .map_or_else(|| "No usage has been reported yet.".to_owned(), |at| format!("Usage in the hour from {at}."));
     view! {
         <dl class="facts">
-            <dt>{format!("BU in {}", billing.this_month_label)}</dt><dd class="amount">{billing.this_month.to_string()}</dd>
-            <dt>"BU last month"</dt><dd class="amount">{billing.last_month.to_string()}</dd>
-            <dt>"The quota, reserved"</dt>
-            <dd>{format!("{} per hour, {} per month", billing.reserved_per_hour, billing.reserved_per_month)}</dd>
+            <dt>{format!("BU in {}", billing.this_month_label)}</dt><dd class="amount">{billing.this_month}</dd>
+            <dt>"BU last month"</dt><dd class="amount">{billing.last_month}</dd>
+            <dt>"The quota, reserved"</dt><dd>{billing.reserved}</dd>
         </dl>
         <table class="data usage">
             <caption>{usage_caption}</caption>
@@ -54,7 +55,7 @@ fn CostFigures(billing: ProjectBilling) -> impl IntoView {
                     let over = bar.percent.is_some_and(|percent| percent > 100);
                     view! {
                         <tr>
-                            <th scope="row">{bar.resource.label()}</th>
+                            <th scope="row">{bar.label}</th>
                             <td>{bar.quota}</td>
                             <td>{bar.used.unwrap_or_else(|| "not known".to_owned())}</td>
                             <td>
@@ -69,32 +70,132 @@ fn CostFigures(billing: ProjectBilling) -> impl IntoView {
             </tbody>
         </table>
         <p class="hint">"Each hour is charged the larger of what the project used and what its quota reserves, resource by resource."</p>
+        <MonthsChart months=billing.months/>
+        <p>"Statements: "
+            <a href=format!("/billing/statement?project={name}&month={}", billing.statement_months.0)>{billing.this_month_label.clone()}</a>
+            " · "
+            <a href=format!("/billing/statement?project={name}&month={}", billing.statement_months.1)>"last month"</a>
+            " · "
+            <a href=format!("/billing/statement.csv?project={name}&month={}", billing.statement_months.0)>"this month as CSV"</a>
+        </p>
         {match billing.account {
             Some(account) => view! {
-                <h3>"Billing account " <a href="/billing">{account.name.clone()}</a></h3>
-                <AccountFigures account/>
+                <h3>"Billing account " <a href="/billing">{account.name}</a></h3>
+                {account.alert.map(|alert| view! { <p class="notice notice-warn" role="status">{alert}</p> })}
+                <p>{account.figures}</p>
             }.into_any(),
             None => view! { <p>"The project draws on no billing account."</p> }.into_any(),
         }}
     }
 }
 
+/// BU per month over twelve months: bars drawn on the server as SVG, and the same figures as a table beside them
+/// for screen readers and for reading exact values.
+#[component]
+fn MonthsChart(months: Vec<(String, String, u8)>) -> impl IntoView {
+    const BAR: usize = 40;
+    let width = months.len() * BAR;
+    view! {
+        <div class="months">
+            <svg viewBox=format!("0 0 {width} 130") width=width height="130" role="img" aria-labelledby="months-title">
+                <title id="months-title">"BU per month over the last twelve months"</title>
+                {months.iter().enumerate().map(|(index, (label, _, height))| {
+                    let bar = u32::from(*height);
+                    let short = label.split(' ').next().unwrap_or_default().to_owned();
+                    view! {
+                        <rect x=(index * BAR + 6).to_string() y=(110 - bar).to_string() width=(BAR - 12).to_string()
+                            height=bar.max(1).to_string() class="bar-fill"></rect>
+                        <text x=(index * BAR + BAR / 2).to_string() y="125" text-anchor="middle">{short}</text>
+                    }
+                }).collect_view()}
+            </svg>
+            <table class="data">
+                <caption>"BU per month"</caption>
+                <thead><tr><th scope="col">"Month"</th><th scope="col">"BU"</th></tr></thead>
+                <tbody>{months.into_iter().map(|(label, amount, _)| view! {
+                    <tr><th scope="row">{label}</th><td class="amount">{amount}</td></tr>
+                }).collect_view()}</tbody>
+            </table>
+        </div>
+    }
+}
+
+/// `/billing/statement?project=NAME&month=YYYY-MM` (or `account=ID`): a monthly statement, a line per project and
+/// resource, with a CSV download.
+#[component]
+pub fn StatementPage() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let statement = Resource::new_blocking(
+        move || {
+            let query = query.read();
+            (
+                query.get("project"),
+                query.get("account").and_then(|id| id.parse().ok()),
+                query.get("month").unwrap_or_default(),
+            )
+        },
+        |(project, account, month)| get_statement(project, account, month),
+    );
+    view! {
+        <Title text="Statement"/>
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match statement.await {
+                    Ok(statement) => view! { <StatementView statement/> }.into_any(),
+                    Err(error) => view! { <h1>"Statement"</h1> <ErrorNotice error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn StatementView(statement: Statement) -> impl IntoView {
+    let Statement { title, month_label, lines, total, previous, next, scope, month } = statement;
+    view! {
+        <h1>{format!("{title}: statement for {month_label}")}</h1>
+        <p>
+            <a href=format!("/billing/statement?{scope}&month={previous}")>"Previous month"</a>
+            {next.map(|next| view! { " · " <a href=format!("/billing/statement?{scope}&month={next}")>"Next month"</a> })}
+            " · " <a href=format!("/billing/statement.csv?{scope}&month={month}")>"Download as CSV"</a>
+        </p>
+        {if lines.is_empty() {
+            view! { <p>"Nothing was charged in this month."</p> }.into_any()
+        } else {
+            view! {
+                <table class="data stacked statement">
+                    <thead><tr>
+                        <th scope="col">"Project"</th><th scope="col">"Resource"</th><th scope="col">"Hours"</th>
+                        <th scope="col">"Average request"</th><th scope="col">"Average usage"</th><th scope="col">"BU"</th>
+                    </tr></thead>
+                    <tbody>{lines.into_iter().map(|line| view! {
+                        <tr>
+                            <td data-label="Project">{line.project}</td>
+                            <td data-label="Resource">{line.resource}</td>
+                            <td data-label="Hours">{line.hours.to_string()}</td>
+                            <td data-label="Average request">{line.average_request}</td>
+                            <td data-label="Average usage">{line.average_usage}</td>
+                            <td data-label="BU" class="amount">{line.amount}</td>
+                        </tr>
+                    }).collect_view()}</tbody>
+                    <tfoot><tr><th scope="row" colspan="5">"Total"</th><td class="amount">{total}</td></tr></tfoot>
+                </table>
+            }.into_any()
+        }}
+        <p class="hint">"Each hour is charged the larger of the usage and the request, per resource; a late usage figure adds a correction to its hour."</p>
+    }
+}
+
 /// An account's granted, consumed and remaining BU, its runway and its alert.
 #[component]
 fn AccountFigures(account: AccountSummary) -> impl IntoView {
-    let runway = match account.runway_days {
-        Some(days) => format!("At the last week's rate the balance lasts {days} days."),
-        None => "Nothing was spent in the last week.".to_owned(),
-    };
     view! {
         {account.alert.map(|alert| view! { <p class="notice notice-warn" role="status">{alert}</p> })}
         <dl class="facts">
-            <dt>"Granted"</dt><dd class="amount">{account.granted.to_string()}</dd>
-            <dt>"Consumed"</dt>
-            <dd class="amount">{account.consumed.to_string()}
-                {account.percent_used.map(|percent| format!(" ({percent}%)"))}</dd>
-            <dt>"Balance"</dt><dd class="amount">{account.balance.to_string()}</dd>
-            <dt>"Runway"</dt><dd>{runway}</dd>
+            <dt>"Granted"</dt><dd class="amount">{account.granted}</dd>
+            <dt>"Consumed"</dt><dd class="amount">{account.consumed}</dd>
+            <dt>"Balance"</dt><dd class="amount">{account.balance}</dd>
+            <dt>"Runway"</dt><dd>{account.runway}</dd>
         </dl>
     }
 }
@@ -119,9 +220,9 @@ pub fn BillingPage() -> impl IntoView {
                         <p>"You have no billing account yet. One is opened when an application that asks for a new account is approved."</p>
                     }.into_any(),
                     Ok(page) => {
-                        let AccountsPage { accounts, viewer_is_admin, managed_projects } = page;
+                        let AccountsPage { accounts, viewer_is_admin, managed_projects, this_month } = page;
                         accounts.into_iter().map(|account| view! {
-                            <AccountCard account viewer_is_admin managed=managed_projects.clone() grant attach/>
+                            <AccountCard account viewer_is_admin managed=managed_projects.clone() this_month=this_month.clone() grant attach/>
                         }).collect_view().into_any()
                     }
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
@@ -136,6 +237,7 @@ fn AccountCard(
     account: AccountView,
     viewer_is_admin: bool,
     managed: Vec<String>,
+    this_month: String,
     grant: ServerAction<GrantBu>,
     attach: ServerAction<AttachProject>,
 ) -> impl IntoView {
@@ -148,6 +250,7 @@ fn AccountCard(
             <h2 id=heading>{summary.name.clone()}</h2>
             <p>"Owner: " {summary.owner.clone()}</p>
             <AccountFigures account=summary/>
+            <p><a href=format!("/billing/statement?account={id}&month={this_month}")>"This month's statement"</a></p>
             <h3>"Projects drawing on it"</h3>
             {if projects.is_empty() {
                 view! { <p>"None."</p> }.into_any()
@@ -176,7 +279,7 @@ fn AccountCard(
                         <tbody>{grants.into_iter().map(|grant| view! {
                             <tr>
                                 <td data-label="When">{grant.at}</td>
-                                <td data-label="BU" class="amount">{grant.amount.to_string()}</td>
+                                <td data-label="BU" class="amount">{grant.amount}</td>
                                 <td data-label="By">{grant.granted_by}</td>
                                 <td data-label="Reason" class="prose-text">{grant.reason}</td>
                             </tr>

@@ -10,5 +10,6 @@ pub mod health;
 pub mod metrics;
 pub mod request_id;
 pub mod security;
+pub mod statements;
 pub mod status;
 pub mod usage;

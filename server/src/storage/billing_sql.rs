@@ -74,6 +74,24 @@ pub(crate) const INSERT_GRANT: &str = "INSERT INTO billing_grants (account_id, a
 pub(crate) const SET_PROJECT_ACCOUNT: &str = "UPDATE projects SET billing_account_id = $2 WHERE id = $1";
 pub(crate) const INSERT_ALERT: &str = "INSERT INTO billing_alerts (account_id, grant_id, threshold, sent_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+/// The month (YYYY-MM, UTC) of a ledger row's hour, per backend.
+pub(crate) const MONTH_SQLITE: &str = "substr(hour, 1, 7)";
+pub(crate) const MONTH_POSTGRES: &str = "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM')";
+/// A project's BU per month; `{month}` stands for the backend's month expression.
+pub(crate) const PROJECT_MONTHS: &str = "SELECT {month} AS month, CAST(SUM(amount_mbu) AS BIGINT) \
+     FROM billing_ledger WHERE project_id = $1 AND hour >= $2 GROUP BY {month}";
+// The newest row of each hour carries its usage (a correction's usage replaces the charge's); every row counts
+// towards the amount.
+pub(crate) const STATEMENT_ROWS: &str = "SELECT p.name, lines.resource, COUNT(*), \
+     CAST(SUM(lines.request_milli) AS BIGINT), CAST(COALESCE(SUM(lines.usage_milli), 0) AS BIGINT), \
+     COUNT(lines.usage_milli), CAST(SUM(lines.total) AS BIGINT) FROM (SELECT project_id, resource, hour, \
+     request_milli, usage_milli, SUM(amount_mbu) OVER (PARTITION BY project_id, resource, hour) AS total, \
+     ROW_NUMBER() OVER (PARTITION BY project_id, resource, hour ORDER BY id DESC) AS newest \
+     FROM billing_ledger WHERE hour >= $2 AND hour < $3 AND ";
+pub(crate) const STATEMENT_OF_PROJECT: &str = "project_id = $1";
+pub(crate) const STATEMENT_OF_ACCOUNT: &str = "account_id = $1";
+pub(crate) const STATEMENT_TAIL: &str = ") lines JOIN projects p ON p.id = lines.project_id WHERE lines.newest = 1 \
+     GROUP BY p.name, lines.resource ORDER BY p.name, lines.resource";
 /// The name of the hourly rollup's runs in `scheduled_runs`.
 pub(crate) const ROLLUP_RUN: &str = "usage_rollup";
 /// Names looked up per query.
@@ -100,7 +118,7 @@ pub(crate) fn name_chunks(names: &[String]) -> std::slice::Chunks<'_, String> {
 
 /// Implements `BillingStore` for a store type that has the account store's `insert_audit` and `insert_job`.
 macro_rules! impl_billing_store {
-    ($store:ty, $db:ty) => {
+    ($store:ty, $db:ty, $month:expr) => {
         #[async_trait::async_trait]
         impl app::billing::ssr::BillingStore for $store {
             async fn create_collector(
@@ -481,6 +499,55 @@ macro_rules! impl_billing_store {
                 Ok(true)
             }
 
+            async fn project_months(
+                &self,
+                project_id: i64,
+                from: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<(String, app::billing::model::MilliBu)>, app::error::StoreError> {
+                let sql = $crate::storage::billing_sql::PROJECT_MONTHS.replace("{month}", $month);
+                let rows = sqlx::query_as::<_, (String, i64)>(&sql)
+                    .bind(project_id)
+                    .bind(from)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(rows.into_iter().map(|(month, amount)| (month, app::billing::model::MilliBu(amount))).collect())
+            }
+
+            async fn statement_rows(
+                &self,
+                scope: app::billing::ssr::StatementScope,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<app::billing::ssr::StatementRow>, app::error::StoreError> {
+                use $crate::storage::billing_sql::*;
+                let (filter, id) = match scope {
+                    app::billing::ssr::StatementScope::Project(id) => (STATEMENT_OF_PROJECT, id),
+                    app::billing::ssr::StatementScope::Account(id) => (STATEMENT_OF_ACCOUNT, id),
+                };
+                let sql = format!("{STATEMENT_ROWS}{filter}{STATEMENT_TAIL}");
+                let rows = sqlx::query_as::<_, (String, String, i64, i64, i64, i64, i64)>(&sql)
+                    .bind(id)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                rows.into_iter()
+                    .map(|(project, resource, hours, request_total, usage_total, usage_hours, amount)| {
+                        Ok(app::billing::ssr::StatementRow {
+                            project,
+                            resource: app::billing::model::BilledResource::ALL[resource_index(&resource)?],
+                            hours,
+                            request_total,
+                            usage_total,
+                            usage_hours,
+                            amount: app::billing::model::MilliBu(amount),
+                        })
+                    })
+                    .collect()
+            }
+
             async fn accounts(
                 &self,
                 owner_id: Option<i64>,
@@ -641,7 +708,7 @@ macro_rules! impl_billing_store {
                 {
                     if let Some(index) = position.get(&account_id) {
                         accounts[*index].grants.push(app::billing::GrantView {
-                            amount: app::billing::model::MilliBu(amount),
+                            amount: app::billing::model::MilliBu(amount).to_string(),
                             reason,
                             granted_by,
                             at: at.format("%Y-%m-%d %H:%M UTC").to_string(),

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Value, json};
 
 use crate::applications::call;
@@ -19,6 +19,7 @@ on_both_backends!(
     collectors_push_samples_that_count_once_and_bad_samples_are_reported_one_by_one,
     the_rollup_charges_each_hour_once_fills_gaps_and_corrects_late_samples,
     the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost,
+    monthly_statements_add_up_the_ledger_per_resource_as_a_page_and_as_csv,
     accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_once_per_grant,
     only_an_accounts_owner_puts_projects_and_applications_on_it,
 );
@@ -316,10 +317,14 @@ async fn the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost(b
     let (status, body) = call(&ada, "project_billing", &[("name", "climate")]).await;
     assert_eq!(status, 200, "{body}");
     let billing: Value = serde_json::from_str(&body).unwrap();
-    let this_month = billing["this_month"].as_i64().unwrap();
-    let last_month = billing["last_month"].as_i64().unwrap();
-    assert_eq!(this_month + last_month, 2 * 28_052, "{billing}");
-    assert_eq!(billing["reserved_per_hour"], 28_052);
+    let months = [billing["this_month"].as_str().unwrap(), billing["last_month"].as_str().unwrap()];
+    if hours_ago(3).format("%Y-%m").to_string() == Utc::now().format("%Y-%m").to_string() {
+        assert_eq!(months, ["56.104 BU", "0 BU"], "{billing}");
+    }
+    assert!(billing["reserved"].as_str().unwrap().starts_with("28.052 BU per hour"), "{billing}");
+    let chart = billing["months"].as_array().unwrap();
+    assert_eq!(chart.len(), 12, "twelve months");
+    assert_eq!(chart[11][0], Utc::now().format("%b %Y").to_string(), "ending with this one");
     assert_eq!(billing["usage"][0]["used"], "1 cores", "{billing}");
     assert_eq!(billing["usage"][0]["percent"], 50);
     assert_eq!(billing["usage"][1]["used"], Value::Null, "no memory usage known");
@@ -405,9 +410,13 @@ async fn accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_onc
     assert_eq!(status, 200, "{body}");
     let page: Value = serde_json::from_str(&body).unwrap();
     let summary = &page["accounts"][0]["summary"];
-    assert_eq!((summary["granted"].as_i64(), summary["consumed"].as_i64()), (Some(100_000), Some(112_208)), "{page}");
-    assert_eq!(summary["balance"], -12_208);
-    assert_eq!(summary["runway_days"], 0, "overspent");
+    assert_eq!(
+        (summary["granted"].as_str(), summary["consumed"].as_str()),
+        (Some("100 BU"), Some("112.208 BU (112%)")),
+        "{page}"
+    );
+    assert_eq!(summary["balance"], "-12.208 BU");
+    assert_eq!(summary["runway"], "The balance is used up.");
     assert_eq!(summary["alert"], "All the BU granted are used.");
     assert_eq!(page["accounts"][0]["projects"][0], "climate");
     assert_eq!(page["viewer_is_admin"], false);
@@ -418,7 +427,7 @@ async fn accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_onc
     let summary = &page["accounts"][0]["summary"];
     assert_eq!(summary["alert"], Value::Null, "{page}");
     // 187.792 BU left at 112.208 a week (16.029 a day): 11 days.
-    assert_eq!(summary["runway_days"], 11, "{page}");
+    assert_eq!(summary["runway"], "At the last week's rate the balance lasts 11 days.", "{page}");
     assert_eq!(page["accounts"][0]["grants"][0]["reason"], "Second allocation.");
 
     // Others see none of it; admins see every account, and the page renders without JavaScript.
@@ -490,4 +499,85 @@ async fn only_an_accounts_owner_puts_projects_and_applications_on_it(backend: Ba
     let chosen =
         app.scalar("SELECT CAST(billing_account_id AS TEXT) FROM applications WHERE project_name = 'ml-lab'").await;
     assert_eq!(chosen, Some(lab));
+}
+
+async fn monthly_statements_add_up_the_ledger_per_resource_as_a_page_and_as_csv(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+    rollups_done(&app).await;
+    // Two hours in the middle of last month: the first with 3 cores used of 2 reserved, the second with no usage
+    // known.
+    let this_month = app::billing::ssr::hour_of(Utc::now());
+    let first_of_this = this_month.date_naive().with_day0(0).unwrap().and_hms_opt(0, 0, 0).unwrap().and_utc();
+    let last_month = (first_of_this - chrono::Duration::days(15)).date_naive().with_day0(0).unwrap();
+    let start = last_month.and_hms_opt(0, 0, 0).unwrap().and_utc() + chrono::Duration::days(14);
+    reservations(&app, project_id, &[(start, 2), (start + chrono::Duration::hours(2), 0)]).await;
+    let hours = [start, start + chrono::Duration::hours(1)];
+    app.execute(&format!(
+        "INSERT INTO usage_hours (project_id, resource, hour, samples, total_milli) VALUES ({project_id}, 'cpu', '{}', 2, 6000)",
+        hours[0].to_rfc3339()
+    ))
+    .await;
+    let billing = billing_of(&app).await;
+    // The rollup at startup found nothing to do; this one starts at last month's hours.
+    app.execute("DELETE FROM billing_rollups").await;
+    billing.rollup(hours[1]).await.unwrap();
+    let month = last_month.format("%Y-%m").to_string();
+
+    // 3 cores × 1.05 + 2 × 1.05 for CPU; 2 × 16 × 1.6 memory; 2 × 0.352 storage.
+    let (status, body) = call(&ada, "billing_statement", &[("project", "climate"), ("month", &month)]).await;
+    assert_eq!(status, 200, "{body}");
+    let statement: Value = serde_json::from_str(&body).unwrap();
+    let lines = statement["lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 3, "{statement}");
+    assert_eq!(
+        (
+            &lines[0]["resource"],
+            &lines[0]["hours"],
+            &lines[0]["average_request"],
+            &lines[0]["average_usage"],
+            &lines[0]["amount"]
+        ),
+        (&json!("CPU"), &json!(2), &json!("2 cores"), &json!("3 cores"), &json!("5.25 BU")),
+        "{statement}"
+    );
+    assert_eq!(lines[1]["amount"], "51.2 BU");
+    assert_eq!(lines[1]["average_usage"], "not known");
+    assert_eq!(lines[2]["amount"], "0.704 BU");
+    assert_eq!(statement["total"], "57.154 BU");
+
+    // The CSV download: the same lines, numbers without units, a total row.
+    let csv = ada.get(&format!("/billing/statement.csv?project=climate&month={month}")).await;
+    assert_eq!(csv.status(), 200);
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert!(
+        csv.headers()["content-disposition"].to_str().unwrap().contains(&format!("berth-project-climate-{month}.csv"))
+    );
+    let text = csv.text().await.unwrap();
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "month,project,resource,unit,hours,average_request,average_usage,bu");
+    assert_eq!(rows[1], format!("{month},climate,cpu,cores,2,2,3,5.25"));
+    assert_eq!(rows[4], format!("{month},,total,,,,,57.154"));
+
+    // The account's statement has the same lines; the page renders on the server.
+    let account = app
+        .scalar(&format!("SELECT CAST(billing_account_id AS TEXT) FROM projects WHERE id = {project_id}"))
+        .await
+        .unwrap();
+    let (status, body) = call(&ada, "billing_statement", &[("account", &account), ("month", &month)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("57.154 BU") && body.contains("Billing account climate"), "{body}");
+    let page = ada.page(&format!("/billing/statement?project=climate&month={month}")).await;
+    assert!(page.contains("statement for") && page.contains("57.154 BU") && page.contains("Download as CSV"), "{page}");
+
+    // Others: 404; a bad month: 400; anonymous: 401.
+    let eve = app.browser();
+    app.sign_in(&eve, "eve@example.org").await;
+    assert_eq!(call(&eve, "billing_statement", &[("project", "climate"), ("month", &month)]).await.0, 404);
+    assert_eq!(call(&eve, "billing_statement", &[("account", &account), ("month", &month)]).await.0, 404);
+    assert_eq!(eve.get(&format!("/billing/statement.csv?project=climate&month={month}")).await.status(), 404);
+    assert_eq!(call(&boss, "billing_statement", &[("account", &account), ("month", &month)]).await.0, 200);
+    let (status, body) = call(&ada, "billing_statement", &[("project", "climate"), ("month", "2026-13")]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(ada.get("/billing/statement.csv?project=climate&month=soon").await.status(), 400);
+    assert_eq!(app.get(&format!("/billing/statement.csv?project=climate&month={month}")).await.status(), 401);
 }
