@@ -32,6 +32,7 @@ pub const DEFAULT_STATUS_REFRESH_SECONDS: u64 = 5;
 /// Environment variables under `BERTH_` that Berth reads; any other `BERTH_*` variable is a mistake.
 const KNOWN_ENV: &[&str] = &[
     "BERTH_CONFIG",
+    "BERTH_PROMETHEUS_URL",
     "BERTH_LISTEN",
     "BERTH_DATABASE_URL",
     "BERTH_BASE_URL",
@@ -283,6 +284,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "BERTH_INVITATION_DAYS", value_name = "DAYS", global = true)]
     pub invitation_days: Option<u32>,
 
+    /// Prometheus HTTP API to read each project's hourly usage from (none: usage comes only from collectors).
+    #[arg(long, env = "BERTH_PROMETHEUS_URL", value_name = "URL", global = true)]
+    pub prometheus_url: Option<String>,
+
     /// Days a closed project's namespace is kept before it is deleted; an admin can restore the project meanwhile
     /// (1 to 365). [default: 30]
     #[arg(long, env = "BERTH_CLOSE_GRACE_DAYS", value_name = "DAYS", global = true)]
@@ -362,8 +367,58 @@ struct FileSettings {
     cluster: Option<ClusterFile>,
     /// BU rates with the day each takes effect (file only; `[[billing_rates]]` tables).
     billing_rates: Option<Vec<BillingRatesFile>>,
+    prometheus_url: Option<String>,
+    /// PromQL per resource (file only; `[prometheus_queries]`), each giving cores or GiB by `namespace`.
+    prometheus_queries: Option<PrometheusQueriesFile>,
     #[serde(default)]
     oidc_providers: Vec<OidcProviderFile>,
+}
+
+/// The `[prometheus_queries]` table of the settings file: any query left out keeps its default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrometheusQueriesFile {
+    cpu: Option<String>,
+    memory: Option<String>,
+    storage: Option<String>,
+}
+
+/// Where hourly usage is read from, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrometheusConfig {
+    /// The Prometheus server's base URL.
+    pub url: Url,
+    /// PromQL per billed resource, in [`BilledResource::ALL`](app::billing::model::BilledResource::ALL) order; each
+    /// gives the hour's mean in cores or GiB by `namespace`, evaluated at the hour's end.
+    pub queries: [String; 3],
+}
+
+/// Defaults for kube-state-metrics, cAdvisor and the kubelet: CPU cores used (the hour's rate), memory working set,
+/// and the capacity of persistent volume claims, each the hour's mean, summed by namespace.
+pub const DEFAULT_PROMETHEUS_QUERIES: [&str; 3] = [
+    "sum by (namespace) (rate(container_cpu_usage_seconds_total{container!=\"\"}[1h]))",
+    "sum by (namespace) (avg_over_time(container_memory_working_set_bytes{container!=\"\"}[1h])) / 1073741824",
+    "sum by (namespace) (avg_over_time(kubelet_volume_stats_capacity_bytes[1h])) / 1073741824",
+];
+
+fn parse_prometheus(args: &SettingsArgs, file: &FileSettings) -> Result<Option<PrometheusConfig>, ConfigError> {
+    let Some(url) = args.prometheus_url.clone().or_else(|| file.prometheus_url.clone()) else { return Ok(None) };
+    let url = Url::parse(&url).map_err(|error| invalid("prometheus-url", format!("not a URL ({error})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("prometheus-url", "use an http or https URL"));
+    }
+    let given = file.prometheus_queries.clone().unwrap_or_default();
+    let pick = |query: Option<String>, default: &str| {
+        query
+            .map(|query| query.trim().to_owned())
+            .filter(|query| !query.is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let [cpu, memory, storage] = DEFAULT_PROMETHEUS_QUERIES;
+    Ok(Some(PrometheusConfig {
+        url,
+        queries: [pick(given.cpu, cpu), pick(given.memory, memory), pick(given.storage, storage)],
+    }))
 }
 
 /// A `[[billing_rates]]` table of the settings file: BU per unit-hour, as decimals, from a day on.
@@ -459,6 +514,8 @@ pub struct Config {
     pub jobs: crate::jobs::JobSettings,
     /// Rates and the usage push API's limits.
     pub billing: app::billing::ssr::BillingSettings,
+    /// The Prometheus server usage is read from, if any.
+    pub prometheus: Option<PrometheusConfig>,
 }
 
 /// The provisioning backend and its settings.
@@ -755,6 +812,7 @@ impl Config {
         };
         let jobs = parse_jobs(&args, &file)?;
         let billing = parse_billing(&file)?;
+        let prometheus = parse_prometheus(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
             .map_err(|error| invalid("listen", format!("{listen:?} is not an ADDRESS:PORT ({error})")))?;
@@ -833,6 +891,7 @@ impl Config {
             projects,
             jobs,
             billing,
+            prometheus,
             listen,
             database_url,
             base_url,
@@ -1415,6 +1474,24 @@ mod tests {
              memory_gib_hour = \"1\"\nstorage_tib_hour = \"1\"\n");
         assert!(twice.contains("2026-01-01"), "{twice}");
         assert!(toml::from_str::<FileSettings>("[[billing_rates]]\nfrom = \"2026-01-01\"\n").is_err());
+    }
+
+    #[test]
+    fn prometheus_is_optional_and_its_queries_default_per_resource() {
+        let defaults = Config::merge(SettingsArgs::default(), FileSettings::default()).unwrap();
+        assert_eq!(defaults.prometheus, None);
+        let file: FileSettings = toml::from_str(
+            "prometheus_url = \"http://127.0.0.1:9090\"\n[prometheus_queries]\nmemory = \"sum by (namespace) (m)\"\n",
+        )
+        .unwrap();
+        let config = Config::merge(SettingsArgs::default(), file).unwrap().prometheus.unwrap();
+        assert_eq!(config.url.as_str(), "http://127.0.0.1:9090/");
+        assert_eq!(config.queries[0], DEFAULT_PROMETHEUS_QUERIES[0]);
+        assert_eq!(config.queries[1], "sum by (namespace) (m)");
+        let args = SettingsArgs { prometheus_url: Some("ftp://x".into()), ..Default::default() };
+        let error = Config::merge(args, FileSettings::default()).unwrap_err();
+        assert!(error.to_string().contains("prometheus-url"), "{error}");
+        assert!(toml::from_str::<FileSettings>("[prometheus_queries]\ngpu = \"x\"\n").is_err());
     }
 
     #[test]

@@ -258,7 +258,7 @@ enum JobError {
     #[error("the projects' daily sweep stopped: {0}")]
     Sweep(app::error::AppError),
     #[error("the usage rollup stopped")]
-    Rollup(#[source] StoreError),
+    Rollup(#[source] app::billing::ssr::RollupError),
 }
 
 impl JobError {

@@ -8,6 +8,7 @@ pub mod http;
 pub mod jobs;
 pub mod mail;
 pub mod oidc;
+pub mod prometheus;
 pub mod provision;
 pub mod seed;
 pub mod sessions;

@@ -164,12 +164,17 @@ impl Application {
             Arc::new(TemplateRenderer::new(&config.base_url)),
             config.projects.clone(),
         ));
-        let billing = Arc::new(app::billing::ssr::BillingService::new(
+        let mut billing = app::billing::ssr::BillingService::new(
             store.clone(),
             Arc::clone(&projects),
             Arc::new(TemplateRenderer::new(&config.base_url)),
             config.billing.clone(),
-        ));
+        );
+        if let Some(prometheus) = &config.prometheus {
+            tracing::info!(url = %prometheus.url, "hourly usage is read from Prometheus");
+            billing = billing.with_source(Arc::new(crate::prometheus::PrometheusSource::new(prometheus.clone())));
+        }
+        let billing = Arc::new(billing);
         let app_state = AppState {
             status: Arc::clone(&status),
             auth: Arc::clone(&auth),

@@ -494,13 +494,62 @@ pub struct RollupReport {
     pub corrections: u64,
     /// Budget alerts sent.
     pub alerts: u64,
+    /// Samples read from the pull sources.
+    pub pulled: u64,
 }
+
+/// Why a rollup stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A pull source could not be read.
+    #[error(transparent)]
+    Source(SourceError),
+}
+
+/// Why a pull source could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read usage from {source_name}: {reason}")]
+pub struct SourceError {
+    /// Which source.
+    pub source_name: &'static str,
+    /// What went wrong.
+    pub reason: String,
+}
+
+/// One reading of a pull source: a project's mean usage of a resource over an hour, in the resource's unit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reading {
+    /// The project (its namespace).
+    pub project: String,
+    /// The resource.
+    pub resource: BilledResource,
+    /// Cores or GiB.
+    pub value: f64,
+}
+
+/// A source Berth reads usage from once per hour (Prometheus); its readings are stored as samples at the hour's
+/// start, with the source's name.
+#[async_trait]
+pub trait UsageSource: Send + Sync + 'static {
+    /// The name its samples are stored under.
+    fn name(&self) -> &'static str;
+
+    /// Each project's mean usage over the hour from `hour`, as known at `until` (the hour's end, or now).
+    async fn hour_usage(&self, hour: DateTime<Utc>, until: DateTime<Utc>) -> Result<Vec<Reading>, SourceError>;
+}
+
+/// How far back the pull sources are read (Prometheus keeps 15 days by default).
+pub const PULL_WINDOW: Duration = Duration::days(14);
 
 /// Usage and billing.
 pub struct BillingService {
     store: Arc<dyn BillingStore>,
     projects: Arc<ProjectService>,
     mail: Arc<dyn MailRenderer>,
+    sources: Vec<Arc<dyn UsageSource>>,
     settings: BillingSettings,
 }
 
@@ -531,7 +580,13 @@ impl BillingService {
         mail: Arc<dyn MailRenderer>,
         settings: BillingSettings,
     ) -> Self {
-        Self { store, projects, mail, settings }
+        Self { store, projects, mail, sources: Vec::new(), settings }
+    }
+
+    /// The service, reading usage from `source` too.
+    pub fn with_source(mut self, source: Arc<dyn UsageSource>) -> Self {
+        self.sources.push(source);
+        self
     }
 
     /// The settings in force.
@@ -655,7 +710,10 @@ impl BillingService {
     /// Writes the ledger up to the hour that starts at `up_to`: every hour after the last one written (so a gap left
     /// by downtime is filled), then a correction for each hour whose samples arrived after it was written. Running
     /// it again writes nothing new.
-    pub async fn rollup(&self, up_to: DateTime<Utc>) -> Result<RollupReport, StoreError> {
+    /// Each hour's usage from the pull sources (Prometheus) is read and stored first, once per hour: an hour is
+    /// pulled when it is written, and a source that cannot be read stops the run (the job retries), so that no hour
+    /// is charged without the usage that was there to read.
+    pub async fn rollup(&self, up_to: DateTime<Utc>) -> Result<RollupReport, RollupError> {
         let up_to = hour_of(up_to);
         let mut report = RollupReport::default();
         let next = match self.store.rollup_watermark().await? {
@@ -667,6 +725,9 @@ impl BillingService {
         };
         let mut hour = next;
         while hour <= up_to {
+            if hour >= hour_of(Utc::now()) - PULL_WINDOW {
+                report.pulled += self.pull(hour).await?;
+            }
             let inputs = self.store.hour_inputs(hour, None).await?;
             let charges: Vec<LedgerCharge> = inputs
                 .iter()
@@ -699,6 +760,30 @@ impl BillingService {
         }
         report.alerts = self.check_budgets(Utc::now()).await?;
         Ok(report)
+    }
+
+    /// Reads the hour from `hour` from every pull source and stores what it says about known projects; returns how
+    /// many samples were new.
+    pub async fn pull(&self, hour: DateTime<Utc>) -> Result<u64, RollupError> {
+        let mut stored = 0;
+        for source in &self.sources {
+            let until = (hour + Duration::hours(1)).min(Utc::now());
+            let readings = source.hour_usage(hour, until).await.map_err(RollupError::Source)?;
+            let mut names: Vec<String> = readings.iter().map(|reading| reading.project.clone()).collect();
+            names.sort();
+            names.dedup();
+            let projects = self.store.project_ids(&names).await?;
+            let samples: Vec<StoredSample> = readings
+                .iter()
+                .filter_map(|reading| {
+                    let project_id = *projects.get(&reading.project)?;
+                    let value = usage_milli(reading.value).ok()?;
+                    Some(StoredSample { project_id, resource: reading.resource, at: hour, value })
+                })
+                .collect();
+            stored += self.store.record_samples(source.name(), &samples, Utc::now()).await?;
+        }
+        Ok(stored)
     }
 
     /// Tells each account's owner once per grant when 80% and when all of the BU granted are used.

@@ -25,7 +25,7 @@ on_both_backends!(
 );
 
 /// A billing service over the test's database, to run the rollup up to chosen hours.
-async fn billing_of(app: &TestApp) -> app::billing::ssr::BillingService {
+pub(crate) async fn billing_of(app: &TestApp) -> app::billing::ssr::BillingService {
     let store = app.db.open().await;
     let base = url::Url::parse(&app.address).unwrap();
     let mail = Arc::new(server::mail::TemplateRenderer::new(&base));
@@ -66,7 +66,7 @@ async fn collector(boss: &crate::helpers::Browser, name: &str) -> String {
 }
 
 /// Waits until no rollup job waits or runs (the one every process queues at startup, say).
-async fn rollups_done(app: &TestApp) {
+pub(crate) async fn rollups_done(app: &TestApp) {
     let done = eventually(Duration::from_secs(10), || async {
         app.scalar("SELECT COUNT(*) || '' FROM jobs WHERE kind = 'usage_rollup' AND done_at IS NULL").await.as_deref()
             == Some("0")

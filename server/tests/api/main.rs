@@ -19,5 +19,6 @@ mod members;
 mod oidc;
 mod outage;
 mod peers;
+mod prometheus;
 mod provisioning;
 mod storage;

@@ -19,11 +19,13 @@ on_both_backends!(
 
 /// A project `climate` of ada's, active, with ada signed in; and the admin boss signed in.
 pub(crate) async fn project(backend: Backend) -> (TestApp, i64, Browser, Browser) {
-    let app = TestApp::spawn_with(
-        backend,
-        TestOptions { admin_emails: vec!["boss@example.org".into()], ..TestOptions::default() },
-    )
-    .await;
+    project_with(backend, TestOptions::default()).await
+}
+
+/// [`project`] in an app started with `options` (boss is added to its admins).
+pub(crate) async fn project_with(backend: Backend, mut options: TestOptions) -> (TestApp, i64, Browser, Browser) {
+    options.admin_emails.push("boss@example.org".into());
+    let app = TestApp::spawn_with(backend, options).await;
     let store = app.db.open().await;
     let project_id = approved_project(&store, "ada@example.org", "climate").await;
     wait_for_state(&app.db, project_id, "active", Duration::from_secs(10)).await;
