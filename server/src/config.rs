@@ -812,6 +812,7 @@ impl Config {
         };
         let jobs = parse_jobs(&args, &file)?;
         let billing = parse_billing(&file)?;
+        let applications = app::applications::ssr::ApplicationSettings { rates: billing.rates.clone(), ..applications };
         let prometheus = parse_prometheus(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
@@ -959,7 +960,7 @@ fn parse_application_settings(
     if digest_hour_utc > 23 {
         return Err(invalid("digest-hour-utc", format!("{digest_hour_utc} is not between 0 and 23")));
     }
-    Ok(app::applications::ssr::ApplicationSettings { rules, digest_hour_utc })
+    Ok(app::applications::ssr::ApplicationSettings { rules, digest_hour_utc, ..Default::default() })
 }
 
 fn parse_provisioner(args: &SettingsArgs, file: &FileSettings) -> Result<ProvisionerConfig, ConfigError> {

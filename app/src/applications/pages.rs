@@ -9,7 +9,7 @@ use super::api::{
     CommentOnApplication, SaveApplication, WithdrawApplication, get_application, get_my_applications,
     get_new_application,
 };
-use super::model::{ApplicationInput, MESSAGE_MAX, RESOURCES, Strictness, check_application};
+use super::model::{ApplicationInput, MESSAGE_MAX, Quota, RESOURCES, Strictness, check_application};
 use super::state::ApplicationState;
 use super::view::{ApplicationSummaryRow, ApplicationView, FormView};
 use crate::components::ErrorNotice;
@@ -120,7 +120,7 @@ const FORM_FIELDS: [(&str, &str); 15] = [
 /// The application form. Checked as the user types once hydrated; the server checks again and decides.
 #[component]
 pub fn ApplicationFormView(view: FormView) -> impl IntoView {
-    let FormView { form, rules, billing_accounts, terms_version, resubmission, today } = view;
+    let FormView { form, rules, billing_accounts, billing_balances, rates, terms_version, resubmission, today } = view;
     let action = ServerAction::<SaveApplication>::new();
     let input = RwSignal::new(form.input.clone());
     let touched = RwSignal::new(Vec::<&'static str>::new());
@@ -181,6 +181,24 @@ pub fn ApplicationFormView(view: FormView) -> impl IntoView {
         })
     };
     let new_billing = move || input.read().billing == "new";
+    // What the requested quota costs at today's rates, and how long the chosen account lasts at that: computed
+    // from the fields as typed (and, without JavaScript, from what was last sent).
+    let cost = move || {
+        let input = input.read();
+        let mut quota = Quota::default();
+        for resource in RESOURCES {
+            quota.set(resource, input.quota_text(resource).trim().parse().unwrap_or(0));
+        }
+        let cost = crate::billing::model::preview(&quota, &rates);
+        let per_day = crate::billing::model::MilliBu(cost.per_hour.0 * 24);
+        let balance =
+            billing_balances.iter().find(|(id, _)| id.to_string() == input.billing).map(|(_, balance)| *balance);
+        let runway = match balance.map(|balance| crate::billing::model::runway_days(balance, per_day)) {
+            Some(Some(days)) => format!(" The chosen account's balance lasts about {days} days at that."),
+            _ => String::new(),
+        };
+        format!("At today's rates this quota costs {} per hour, {} per month.{runway}", cost.per_hour, cost.per_month)
+    };
     // Fields that only matter for some answers are hidden once the page runs in the browser (effects run only
     // there); without JavaScript every field stays visible.
     let hydrated = RwSignal::new(false);
@@ -251,6 +269,7 @@ pub fn ApplicationFormView(view: FormView) -> impl IntoView {
                         </select>
                     }.into_any()
                 }}
+                <p class="cost-preview" id="cost-preview" aria-live="polite">{cost}</p>
                 <div class:hidden-field=move || hydrated.get() && !new_billing()>
                     <FormField name="billing_justification" label="Why a new billing account" kind="textarea"
                         value=typed.billing_justification.clone() error=error_for("billing_justification")

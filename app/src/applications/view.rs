@@ -139,6 +139,10 @@ pub struct FormView {
     pub rules: ApplicationRules,
     /// The applicant's billing accounts, as (id, name).
     pub billing_accounts: Vec<(i64, String)>,
+    /// Their balances, for the cost preview's runway.
+    pub billing_balances: Vec<(i64, crate::billing::model::MilliBu)>,
+    /// The BU rates in force, for the cost preview.
+    pub rates: crate::billing::model::Rates,
     /// The terms version a submission accepts.
     pub terms_version: String,
     /// Whether the form was made on an application that changes were requested for (its button says resubmit).

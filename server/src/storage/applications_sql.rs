@@ -44,8 +44,10 @@ pub(crate) const NAME_TAKEN: &str = "SELECT (SELECT COUNT(*) FROM projects WHERE
 pub(crate) const INSERT_PROJECT: &str = "INSERT INTO projects (name, application_id, owner_id, title, organisation, \
      end_date, cpu_cores, memory_gib, storage_gib, pods, gpus, billing_account_id, state, created_at, updated_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'provisioning', $13, $13) RETURNING id";
-pub(crate) const SELECT_BILLING_ACCOUNTS_OF: &str =
-    "SELECT id, name FROM billing_accounts WHERE owner_id = $1 ORDER BY id";
+pub(crate) const SELECT_BILLING_ACCOUNTS_OF: &str = "SELECT a.id, a.name, \
+     CAST(COALESCE((SELECT SUM(g.amount_mbu) FROM billing_grants g WHERE g.account_id = a.id), 0) \
+     - COALESCE((SELECT SUM(l.amount_mbu) FROM billing_ledger l WHERE l.account_id = a.id), 0) AS BIGINT) \
+     FROM billing_accounts a WHERE a.owner_id = $1 ORDER BY a.id";
 // An approval that asked for a new billing account opens one for the applicant, named after the project.
 pub(crate) const INSERT_BILLING_ACCOUNT: &str =
     "INSERT INTO billing_accounts (name, owner_id, created_at) VALUES ($1, $2, $3) RETURNING id";
@@ -596,12 +598,20 @@ macro_rules! impl_application_store {
                 tx.commit().await.map_err(store_error)
             }
 
-            async fn billing_accounts_of(&self, owner_id: i64) -> Result<Vec<(i64, String)>, app::error::StoreError> {
-                sqlx::query_as($crate::storage::applications_sql::SELECT_BILLING_ACCOUNTS_OF)
-                    .bind(owner_id)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err($crate::storage::store_error)
+            async fn billing_accounts_of(
+                &self,
+                owner_id: i64,
+            ) -> Result<Vec<(i64, String, app::billing::model::MilliBu)>, app::error::StoreError> {
+                let rows: Vec<(i64, String, i64)> =
+                    sqlx::query_as($crate::storage::applications_sql::SELECT_BILLING_ACCOUNTS_OF)
+                        .bind(owner_id)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($crate::storage::store_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, name, balance)| (id, name, app::billing::model::MilliBu(balance)))
+                    .collect())
             }
 
             async fn projects_of(

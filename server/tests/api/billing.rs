@@ -498,7 +498,19 @@ async fn only_an_accounts_owner_puts_projects_and_applications_on_it(backend: Ba
     assert_eq!(status, 200, "{body}");
     let chosen =
         app.scalar("SELECT CAST(billing_account_id AS TEXT) FROM applications WHERE project_name = 'ml-lab'").await;
-    assert_eq!(chosen, Some(lab));
+    assert_eq!(chosen, Some(lab.clone()));
+
+    // The cost preview, rendered on the server: the standard quota on a new form; without JavaScript, what was sent
+    // (8 cores, on the empty account "lab") once the form comes back with its errors.
+    let page = ada.page("/applications/new").await;
+    assert!(page.contains("rates this quota costs 30.152 BU per hour, 22010.641 BU per month."), "{page}");
+    let mut refused = crate::applications::form("key-billing-2", "submit", "ml-two", "", ["8", "16", "100", "50", "0"]);
+    refused.retain(|(field, _)| *field != "form[billing]");
+    refused.push(("form[billing]", lab.as_str()));
+    let back = ada.submit("/applications/new", "/api/application_save", &refused).await;
+    let target = crate::helpers::location(&back);
+    let page = ada.page(target.strip_prefix(&app.address).unwrap_or(&target)).await;
+    assert!(page.contains("34.352 BU per hour") && page.contains("balance lasts about 0 days"), "{page}");
 }
 
 async fn monthly_statements_add_up_the_ledger_per_resource_as_a_page_and_as_csv(backend: Backend) {

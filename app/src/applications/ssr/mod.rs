@@ -232,8 +232,11 @@ pub trait ApplicationStore: Send + Sync + 'static {
     /// The projects `owner_id` owns, by name.
     async fn projects_of(&self, owner_id: i64) -> Result<Vec<ProjectRef>, StoreError>;
 
-    /// The billing accounts `owner_id` owns: (id, name), oldest first.
-    async fn billing_accounts_of(&self, owner_id: i64) -> Result<Vec<(i64, String)>, StoreError>;
+    /// The billing accounts `owner_id` owns: (id, name, balance), oldest first.
+    async fn billing_accounts_of(
+        &self,
+        owner_id: i64,
+    ) -> Result<Vec<(i64, String, crate::billing::model::MilliBu)>, StoreError>;
 
     /// Records that the scheduled work `name` ran for `period` and queues its mail, in one transaction; does
     /// nothing and returns false when it already ran (in this process or another).

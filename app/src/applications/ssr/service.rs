@@ -34,11 +34,17 @@ pub struct ApplicationSettings {
     pub rules: ApplicationRules,
     /// The hour (UTC) from which the day's digest goes to admins who chose it.
     pub digest_hour_utc: u32,
+    /// The BU rates the form's cost preview uses (billing's).
+    pub rates: crate::billing::model::RateSchedule,
 }
 
 impl Default for ApplicationSettings {
     fn default() -> Self {
-        Self { rules: ApplicationRules::default(), digest_hour_utc: 7 }
+        Self {
+            rules: ApplicationRules::default(),
+            digest_hour_utc: 7,
+            rates: crate::billing::model::RateSchedule::default(),
+        }
     }
 }
 
@@ -111,10 +117,13 @@ impl ApplicationService {
         form: ApplicationForm,
         resubmission: bool,
     ) -> Result<FormView, AppError> {
+        let accounts = self.store.billing_accounts_of(applicant_id).await?;
         Ok(FormView {
             form,
             rules: self.rules().clone(),
-            billing_accounts: self.store.billing_accounts_of(applicant_id).await?,
+            billing_balances: accounts.iter().map(|(id, _, balance)| (*id, *balance)).collect(),
+            billing_accounts: accounts.into_iter().map(|(id, name, _)| (id, name)).collect(),
+            rates: self.settings.rates.at(chrono::Utc::now()),
             terms_version: TERMS_VERSION.to_owned(),
             resubmission,
             today: today(),
@@ -133,7 +142,7 @@ impl ApplicationService {
         let fields = check_application(&form.input, self.rules(), today(), strictness).map_err(into_app_error)?;
         if let Some(crate::applications::model::BillingChoice::Existing(account_id)) = &fields.billing {
             let accounts = self.store.billing_accounts_of(user.id).await?;
-            if !accounts.iter().any(|(id, _)| id == account_id) {
+            if !accounts.iter().any(|(id, _, _)| id == account_id) {
                 return Err(AppError::invalid("billing", "Choose one of your billing accounts, or ask for a new one."));
             }
         }
