@@ -223,6 +223,20 @@ async function quotaChanges(manager: Page, admin: Page, project: string, checkAc
   await expect(manager.locator("#requests .request").first()).toContainText(`By ${adminAddress}`);
 }
 
+/** The project page's usage and cost: the twelve-month chart (SVG, with its table) and a statement page. */
+async function costAndStatement(manager: Page, project: string, checkAccessibility: boolean) {
+  await manager.goto(`/projects/${project}`);
+  const cost = manager.locator("section", { has: manager.getByRole("heading", { name: "Usage and cost" }) });
+  await expect(cost.getByRole("img", { name: "BU per month over the last twelve months" })).toBeVisible();
+  await expect(cost.locator(".months rect")).toHaveCount(12);
+  await expect(cost.getByRole("table", { name: "BU per month" }).locator("tbody tr")).toHaveCount(12);
+  await expect(cost).toContainText("BU per hour");
+  await cost.getByRole("link", { name: "last month" }).click();
+  await expect(manager.getByRole("heading", { level: 1 })).toContainText(`Project ${project}: statement for`);
+  await expect(manager.getByRole("link", { name: "Download as CSV" })).toBeVisible();
+  if (checkAccessibility) await axe(manager, "a statement");
+}
+
 test("an application is reviewed, changed, resubmitted and approved with another quota; the manager invites a viewer", async ({ browser }) => {
   // The whole review, provisioning and invitation flow, with seven accessibility scans, takes longer than one page's
   // test.
@@ -232,6 +246,7 @@ test("an application is reviewed, changed, resubmitted and approved with another
   const project = await applyReviewApprove(applicant, admin, true);
   await inviteAndJoin(applicant, await (await browser.newContext()).newPage(), project, true);
   await quotaChanges(applicant, admin, project, true);
+  await costAndStatement(applicant, project, true);
 });
 
 test("the form checks fields as the user types once hydrated", async ({ page }) => {
@@ -244,6 +259,11 @@ test("the form checks fields as the user types once hydrated", async ({ page }) 
   await expect(page.locator("#project_name-error")).toHaveCount(0);
   await page.getByLabel("CPU cores").fill("1000");
   await expect(page.locator("#cpu_cores-error")).toContainText("At most");
+  // The cost preview follows the requested quota: 8 cores are 4.2 BU an hour more than the standard 4.
+  await page.getByLabel("CPU cores").fill("4");
+  await expect(page.locator("#cost-preview")).toContainText("30.152 BU per hour");
+  await page.getByLabel("CPU cores").fill("8");
+  await expect(page.locator("#cost-preview")).toContainText("34.352 BU per hour");
 });
 
 test.describe("without JavaScript", () => {
@@ -257,5 +277,15 @@ test.describe("without JavaScript", () => {
     const project = await applyReviewApprove(applicant, admin, false);
     await inviteAndJoin(applicant, await (await browser.newContext(options)).newPage(), project, false);
     await quotaChanges(applicant, admin, project, false);
+    await costAndStatement(applicant, project, false);
+  });
+
+  test("the cost preview is shown after submit", async ({ page }) => {
+    await signIn(page, `${unique("plain-cost")}@example.org`);
+    await page.goto("/applications/new");
+    await expect(page.locator("#cost-preview")).toContainText("30.152 BU per hour");
+    await page.getByLabel("CPU cores").fill("8");
+    await page.getByRole("button", { name: "Save draft" }).click();
+    await expect(page.locator("#cost-preview")).toContainText("34.352 BU per hour");
   });
 });

@@ -32,6 +32,7 @@ pub const DEFAULT_STATUS_REFRESH_SECONDS: u64 = 5;
 /// Environment variables under `BERTH_` that Berth reads; any other `BERTH_*` variable is a mistake.
 const KNOWN_ENV: &[&str] = &[
     "BERTH_CONFIG",
+    "BERTH_MAX_SAMPLE_AGE_DAYS",
     "BERTH_PROMETHEUS_URL",
     "BERTH_LISTEN",
     "BERTH_DATABASE_URL",
@@ -284,6 +285,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "BERTH_INVITATION_DAYS", value_name = "DAYS", global = true)]
     pub invitation_days: Option<u32>,
 
+    /// How old a pushed usage sample may be, in days (1 to 400); older ones are refused, so that statements long
+    /// sent stay as they were. [default: 60]
+    #[arg(long, env = "BERTH_MAX_SAMPLE_AGE_DAYS", value_name = "DAYS", global = true)]
+    pub max_sample_age_days: Option<u32>,
+
     /// Prometheus HTTP API to read each project's hourly usage from (none: usage comes only from collectors).
     #[arg(long, env = "BERTH_PROMETHEUS_URL", value_name = "URL", global = true)]
     pub prometheus_url: Option<String>,
@@ -368,6 +374,7 @@ struct FileSettings {
     /// BU rates with the day each takes effect (file only; `[[billing_rates]]` tables).
     billing_rates: Option<Vec<BillingRatesFile>>,
     prometheus_url: Option<String>,
+    max_sample_age_days: Option<u32>,
     /// PromQL per resource (file only; `[prometheus_queries]`), each giving cores or GiB by `namespace`.
     prometheus_queries: Option<PrometheusQueriesFile>,
     #[serde(default)]
@@ -811,7 +818,12 @@ impl Config {
             close_grace: chrono::Duration::days(i64::from(close_grace_days)),
         };
         let jobs = parse_jobs(&args, &file)?;
-        let billing = parse_billing(&file)?;
+        let mut billing = parse_billing(&file)?;
+        let max_sample_age_days = args.max_sample_age_days.or(file.max_sample_age_days).unwrap_or(60);
+        if !(1..=400).contains(&max_sample_age_days) {
+            return Err(invalid("max-sample-age-days", format!("{max_sample_age_days} is not between 1 and 400")));
+        }
+        billing.max_sample_age = chrono::Duration::days(i64::from(max_sample_age_days));
         let applications = app::applications::ssr::ApplicationSettings { rates: billing.rates.clone(), ..applications };
         let prometheus = parse_prometheus(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -1481,6 +1493,12 @@ mod tests {
     fn prometheus_is_optional_and_its_queries_default_per_resource() {
         let defaults = Config::merge(SettingsArgs::default(), FileSettings::default()).unwrap();
         assert_eq!(defaults.prometheus, None);
+        assert_eq!(defaults.billing.max_sample_age, chrono::Duration::days(60));
+        let args = SettingsArgs { max_sample_age_days: Some(400), ..Default::default() };
+        let config = Config::merge(args, FileSettings::default()).unwrap();
+        assert_eq!(config.billing.max_sample_age, chrono::Duration::days(400));
+        let args = SettingsArgs { max_sample_age_days: Some(0), ..Default::default() };
+        assert!(Config::merge(args, FileSettings::default()).is_err());
         let file: FileSettings = toml::from_str(
             "prometheus_url = \"http://127.0.0.1:9090\"\n[prometheus_queries]\nmemory = \"sum by (namespace) (m)\"\n",
         )
