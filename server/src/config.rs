@@ -32,6 +32,7 @@ pub const DEFAULT_STATUS_REFRESH_SECONDS: u64 = 5;
 /// Environment variables under `BERTH_` that Berth reads; any other `BERTH_*` variable is a mistake.
 const KNOWN_ENV: &[&str] = &[
     "BERTH_CONFIG",
+    "BERTH_SUSPEND_WHEN_SPENT",
     "BERTH_MAX_SAMPLE_AGE_DAYS",
     "BERTH_PROMETHEUS_URL",
     "BERTH_LISTEN",
@@ -290,6 +291,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "BERTH_MAX_SAMPLE_AGE_DAYS", value_name = "DAYS", global = true)]
     pub max_sample_age_days: Option<u32>,
 
+    /// Suspend the projects of a billing account once all its BU are used. [default: false]
+    #[arg(long, env = "BERTH_SUSPEND_WHEN_SPENT", value_name = "BOOL", global = true)]
+    pub suspend_when_spent: Option<bool>,
+
     /// Prometheus HTTP API to read each project's hourly usage from (none: usage comes only from collectors).
     #[arg(long, env = "BERTH_PROMETHEUS_URL", value_name = "URL", global = true)]
     pub prometheus_url: Option<String>,
@@ -375,6 +380,7 @@ struct FileSettings {
     billing_rates: Option<Vec<BillingRatesFile>>,
     prometheus_url: Option<String>,
     max_sample_age_days: Option<u32>,
+    suspend_when_spent: Option<bool>,
     /// PromQL per resource (file only; `[prometheus_queries]`), each giving cores or GiB by `namespace`.
     prometheus_queries: Option<PrometheusQueriesFile>,
     #[serde(default)]
@@ -824,6 +830,7 @@ impl Config {
             return Err(invalid("max-sample-age-days", format!("{max_sample_age_days} is not between 1 and 400")));
         }
         billing.max_sample_age = chrono::Duration::days(i64::from(max_sample_age_days));
+        billing.suspend_when_spent = args.suspend_when_spent.or(file.suspend_when_spent).unwrap_or(false);
         let applications = app::applications::ssr::ApplicationSettings { rates: billing.rates.clone(), ..applications };
         let prometheus = parse_prometheus(&args, &file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
@@ -1494,6 +1501,9 @@ mod tests {
         let defaults = Config::merge(SettingsArgs::default(), FileSettings::default()).unwrap();
         assert_eq!(defaults.prometheus, None);
         assert_eq!(defaults.billing.max_sample_age, chrono::Duration::days(60));
+        assert!(!defaults.billing.suspend_when_spent, "off unless asked for");
+        let args = SettingsArgs { suspend_when_spent: Some(true), ..Default::default() };
+        assert!(Config::merge(args, FileSettings::default()).unwrap().billing.suspend_when_spent);
         let args = SettingsArgs { max_sample_age_days: Some(400), ..Default::default() };
         let config = Config::merge(args, FileSettings::default()).unwrap();
         assert_eq!(config.billing.max_sample_age, chrono::Duration::days(400));

@@ -215,6 +215,7 @@ impl Application {
             .route("/auth/oidc/{id}/start", post(auth::oidc_start))
             .route("/auth/oidc/{id}/callback", get(auth::oidc_callback))
             .route("/billing/statement.csv", get(statements::csv))
+            .route("/billing/consumption.csv", get(statements::consumption_csv))
             .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
                 let leptos = leptos.clone();
                 move || shell(leptos.clone())

@@ -163,6 +163,21 @@ pub struct StatementLine {
     pub amount: String,
 }
 
+/// The admins' view of what every project consumed in a month, and the rates over time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumptionPage {
+    /// YYYY-MM.
+    pub month: String,
+    /// "November 2026".
+    pub month_label: String,
+    /// (project, account, "123.4 BU"), in the order asked for.
+    pub rows: Vec<(String, String, String)>,
+    /// "bu" (largest first) or "name".
+    pub sort: String,
+    /// The rate history: (from, per core-hour, per GiB-hour, per TiB-hour), oldest first.
+    pub rates: Vec<(String, String, String, String)>,
+}
+
 /// A usage collector as the admins' page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CollectorView {
@@ -218,6 +233,13 @@ pub async fn get_statement(
     let (state, auth, _) = signed_in()?;
     let query = ssr::StatementQuery { project, account, month };
     state.billing.statement(&auth.user, &query).await.map_err(respond_with_error)
+}
+
+/// What every project consumed in a month (YYYY-MM; this month when empty), sorted by BU or by name (admins only).
+#[server(prefix = "/api", endpoint = "billing_consumption")]
+pub async fn get_consumption(month: String, sort: String) -> Result<ConsumptionPage, AppError> {
+    let (state, auth, _) = signed_in_admin()?;
+    state.billing.consumption(&auth.user, &month, &sort).await.map_err(respond_with_error)
 }
 
 /// The usage collectors (admins only).

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::model::{BilledResource, Milli, MilliBu, RateSchedule, charge, usage_milli};
 use super::{
-    AccountSummary, AccountView, AccountsPage, CollectorView, GrantView, ProjectAccount, ProjectBilling, Statement,
-    StatementLine, UsageBar,
+    AccountSummary, AccountView, AccountsPage, CollectorView, ConsumptionPage, GrantView, ProjectAccount,
+    ProjectBilling, Statement, StatementLine, UsageBar,
 };
 use crate::auth::model::Role;
 use crate::auth::ssr::{
@@ -370,6 +370,13 @@ pub trait BillingStore: Send + Sync + 'static {
         audit: &NewAuditEntry,
     ) -> Result<(), StoreError>;
 
+    /// What each project that is not deleted consumed over [`from`, `to`): (project, account name, BU).
+    async fn consumption(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, MilliBu)>, StoreError>;
+
     /// The BU charged to a project per month (YYYY-MM, UTC) from `from` on.
     async fn project_months(&self, project_id: i64, from: DateTime<Utc>) -> Result<Vec<(String, MilliBu)>, StoreError>;
 
@@ -405,6 +412,8 @@ pub struct BillingSettings {
     pub clock_skew: Duration,
     /// How old a sample may be (later ones would reopen statements long sent).
     pub max_sample_age: Duration,
+    /// Whether the projects of an account that has used all its BU are suspended.
+    pub suspend_when_spent: bool,
 }
 
 impl Default for BillingSettings {
@@ -414,6 +423,7 @@ impl Default for BillingSettings {
             max_batch: MAX_BATCH,
             clock_skew: Duration::minutes(5),
             max_sample_age: Duration::days(60),
+            suspend_when_spent: false,
         }
     }
 }
@@ -762,6 +772,18 @@ impl BillingService {
         Ok(report)
     }
 
+    /// Suspends the account's active projects; a project that cannot be suspended now is logged, not retried (the
+    /// alert is sent once), and an admin sees it on the account page.
+    async fn suspend_projects(&self, account: &AccountRecord) {
+        for name in &account.projects {
+            match self.projects.suspend_for_budget(name, &account.name).await {
+                Ok(true) => tracing::info!(project = %name, account = %account.name, "suspended: no BU left"),
+                Ok(false) => {}
+                Err(error) => tracing::warn!(project = %name, %error, "cannot suspend a project whose BU ran out"),
+            }
+        }
+    }
+
     /// Reads the hour from `hour` from every pull source and stores what it says about known projects; returns how
     /// many samples were new.
     pub async fn pull(&self, hour: DateTime<Utc>) -> Result<u64, RollupError> {
@@ -825,6 +847,9 @@ impl BillingService {
                 .collect();
             if self.store.record_alert(account.id, grant_id, threshold, &mail, now).await? {
                 sent += 1;
+                if threshold >= 100 && self.settings.suspend_when_spent {
+                    self.suspend_projects(&account).await;
+                }
             }
         }
         Ok(sent)
@@ -925,6 +950,53 @@ impl BillingService {
         };
         let rows = self.store.statement_rows(scope, from, to).await?;
         Ok(StatementData { title, scope: scope_text, month, rows })
+    }
+
+    /// The consumption of every project in `month` (YYYY-MM, or this month when empty), for admins, as numbers
+    /// (for the CSV download).
+    pub async fn consumption_rows(
+        &self,
+        admin: &User,
+        month: &str,
+        sort: &str,
+    ) -> Result<(NaiveDate, Vec<(String, String, MilliBu)>), AppError> {
+        require_admin(admin)?;
+        let month = if month.trim().is_empty() {
+            Utc::now().date_naive().with_day(1).unwrap_or(Utc::now().date_naive())
+        } else {
+            super::model::parse_month(month)
+                .ok_or_else(|| AppError::invalid("month", "Give the month as YYYY-MM, such as 2026-11."))?
+        };
+        let from = Utc.from_utc_datetime(&month.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let next = month.checked_add_months(chrono::Months::new(1)).unwrap_or(month);
+        let to = Utc.from_utc_datetime(&next.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let mut rows = self.store.consumption(from, to).await?;
+        if sort == "name" {
+            rows.sort_by(|a, b| a.0.cmp(&b.0));
+        } else {
+            rows.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        }
+        Ok((month, rows))
+    }
+
+    /// The admins' consumption page: every project's BU in a month, and the rate history.
+    pub async fn consumption(&self, admin: &User, month: &str, sort: &str) -> Result<ConsumptionPage, AppError> {
+        let (month, rows) = self.consumption_rows(admin, month, sort).await?;
+        Ok(ConsumptionPage {
+            month: month.format("%Y-%m").to_string(),
+            month_label: month.format("%B %Y").to_string(),
+            rows: rows.into_iter().map(|(project, account, amount)| (project, account, amount.to_string())).collect(),
+            sort: if sort == "name" { "name".to_owned() } else { "bu".to_owned() },
+            rates: self
+                .settings
+                .rates
+                .entries()
+                .iter()
+                .map(|(from, rates)| {
+                    (from.to_string(), rates.cpu.to_string(), rates.memory.to_string(), rates.storage.to_string())
+                })
+                .collect(),
+        })
     }
 
     /// A statement as its page shows it.

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{
-    AccountSummary, AccountView, AccountsPage, AttachProject, CreateCollector, GrantBu, ProjectBilling,
-    RevokeCollector, Statement, get_accounts, get_collectors, get_project_billing, get_statement,
+    AccountSummary, AccountView, AccountsPage, AttachProject, ConsumptionPage, CreateCollector, GrantBu,
+    ProjectBilling, RevokeCollector, Statement, get_accounts, get_collectors, get_consumption, get_project_billing,
+    get_statement,
 };
 use crate::components::ErrorNotice;
 
@@ -221,14 +222,69 @@ pub fn BillingPage() -> impl IntoView {
                     }.into_any(),
                     Ok(page) => {
                         let AccountsPage { accounts, viewer_is_admin, managed_projects, this_month } = page;
-                        accounts.into_iter().map(|account| view! {
-                            <AccountCard account viewer_is_admin managed=managed_projects.clone() this_month=this_month.clone() grant attach/>
-                        }).collect_view().into_any()
+                        view! {
+                            {viewer_is_admin.then(|| view! { <ConsumptionSection/> })}
+                            {accounts.into_iter().map(|account| view! {
+                                <AccountCard account viewer_is_admin managed=managed_projects.clone() this_month=this_month.clone() grant attach/>
+                            }).collect_view()}
+                        }.into_any()
                     }
                     Err(error) => view! { <ErrorNotice error/> }.into_any(),
                 }
             })}
         </Suspense>
+    }
+}
+
+/// The admins' consumption of every project in a month (`?month=YYYY-MM&sort=bu|name`), with the rate history.
+#[component]
+fn ConsumptionSection() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    let page = Resource::new_blocking(
+        move || {
+            let query = query.read();
+            (query.get("month").unwrap_or_default(), query.get("sort").unwrap_or_default())
+        },
+        |(month, sort)| get_consumption(month, sort),
+    );
+    view! {
+        <section class="card" aria-labelledby="consumption-heading">
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => {
+                            let ConsumptionPage { month, month_label, rows, sort, rates } = page;
+                            let by = if sort == "name" { "bu" } else { "name" };
+                            view! {
+                                <h2 id="consumption-heading">{format!("Consumption in {month_label}")}</h2>
+                                <p>
+                                    <a href=format!("/billing?month={month}&sort={by}")>{format!("Sort by {}", if by == "bu" { "BU" } else { "name" })}</a>
+                                    " · " <a href=format!("/billing/consumption.csv?month={month}&sort={sort}")>"CSV"</a>
+                                </p>
+                                <table class="data stacked">
+                                    <thead><tr><th scope="col">"Project"</th><th scope="col">"Account"</th><th scope="col">"BU"</th></tr></thead>
+                                    <tbody>{rows.into_iter().map(|(project, account, amount)| view! {
+                                        <tr>
+                                            <td data-label="Project"><a href=format!("/projects/{project}")>{project.clone()}</a></td>
+                                            <td data-label="Account">{account}</td>
+                                            <td data-label="BU" class="amount">{amount}</td>
+                                        </tr>
+                                    }).collect_view()}</tbody>
+                                </table>
+                                <h3>"Rates (BU)"</h3>
+                                <table class="data">
+                                    <thead><tr><th scope="col">"From"</th><th scope="col">"Core-hour"</th><th scope="col">"GiB-hour of memory"</th><th scope="col">"TiB-hour of storage"</th></tr></thead>
+                                    <tbody>{rates.into_iter().map(|(from, cpu, memory, storage)| view! {
+                                        <tr><th scope="row">{from}</th><td>{cpu}</td><td>{memory}</td><td>{storage}</td></tr>
+                                    }).collect_view()}</tbody>
+                                </table>
+                            }.into_any()
+                        }
+                        Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
     }
 }
 

@@ -92,6 +92,11 @@ pub(crate) const STATEMENT_OF_PROJECT: &str = "project_id = $1";
 pub(crate) const STATEMENT_OF_ACCOUNT: &str = "account_id = $1";
 pub(crate) const STATEMENT_TAIL: &str = ") lines JOIN projects p ON p.id = lines.project_id WHERE lines.newest = 1 \
      GROUP BY p.name, lines.resource ORDER BY p.name, lines.resource";
+pub(crate) const CONSUMPTION: &str = "SELECT p.name, COALESCE(a.name, ''), \
+     CAST(COALESCE(SUM(l.amount_mbu), 0) AS BIGINT) FROM projects p \
+     LEFT JOIN billing_accounts a ON a.id = p.billing_account_id \
+     LEFT JOIN billing_ledger l ON l.project_id = p.id AND l.hour >= $1 AND l.hour < $2 \
+     WHERE p.deleted_at IS NULL GROUP BY p.name, a.name";
 /// The name of the hourly rollup's runs in `scheduled_runs`.
 pub(crate) const ROLLUP_RUN: &str = "usage_rollup";
 /// Names looked up per query.
@@ -497,6 +502,23 @@ macro_rules! impl_billing_store {
                 tx.commit().await.map_err(store_error)?;
                 self.jobs_waker.notify_one();
                 Ok(true)
+            }
+
+            async fn consumption(
+                &self,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<(String, String, app::billing::model::MilliBu)>, app::error::StoreError> {
+                let rows = sqlx::query_as::<_, (String, String, i64)>($crate::storage::billing_sql::CONSUMPTION)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(project, account, amount)| (project, account, app::billing::model::MilliBu(amount)))
+                    .collect())
             }
 
             async fn project_months(

@@ -22,10 +22,19 @@ on_both_backends!(
     monthly_statements_add_up_the_ledger_per_resource_as_a_page_and_as_csv,
     accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_once_per_grant,
     only_an_accounts_owner_puts_projects_and_applications_on_it,
+    when_asked_berth_suspends_the_projects_of_an_account_whose_bu_ran_out,
 );
 
 /// A billing service over the test's database, to run the rollup up to chosen hours.
 pub(crate) async fn billing_of(app: &TestApp) -> app::billing::ssr::BillingService {
+    billing_with(app, app::billing::ssr::BillingSettings::default()).await
+}
+
+/// [`billing_of`] with `settings`.
+async fn billing_with(
+    app: &TestApp,
+    settings: app::billing::ssr::BillingSettings,
+) -> app::billing::ssr::BillingService {
     let store = app.db.open().await;
     let base = url::Url::parse(&app.address).unwrap();
     let mail = Arc::new(server::mail::TemplateRenderer::new(&base));
@@ -35,7 +44,7 @@ pub(crate) async fn billing_of(app: &TestApp) -> app::billing::ssr::BillingServi
         mail.clone(),
         app::projects::ssr::ProjectSettings::default(),
     ));
-    app::billing::ssr::BillingService::new(store, projects, mail, app::billing::ssr::BillingSettings::default())
+    app::billing::ssr::BillingService::new(store, projects, mail, settings)
 }
 
 /// Pushes `body` with `token`; the status and the JSON answer.
@@ -445,6 +454,22 @@ async fn accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_onc
         page.contains("Billing accounts") && page.contains("Second allocation.") && page.contains("Grant"),
         "{page}"
     );
+
+    // The admins' consumption of every project, sortable, with the rate history and a CSV download.
+    let month = hours_ago(1).format("%Y-%m").to_string();
+    assert_eq!(call(&ada, "billing_consumption", &[("month", &month), ("sort", "bu")]).await.0, 403);
+    let (status, body) = call(&boss, "billing_consumption", &[("month", &month), ("sort", "name")]).await;
+    assert_eq!(status, 200, "{body}");
+    let consumption: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(consumption["rows"][0][0], "climate", "{consumption}");
+    assert_eq!(consumption["rates"][0], json!(["2026-01-01", "1.05 BU", "1.6 BU", "3.6 BU"]));
+    assert_eq!(call(&boss, "billing_consumption", &[("month", "May"), ("sort", "")]).await.0, 400);
+    let csv = boss.get(&format!("/billing/consumption.csv?month={month}")).await;
+    assert_eq!(csv.status(), 200);
+    assert!(csv.text().await.unwrap().starts_with(&format!("month,project,account,bu\n{month},climate,climate,")));
+    assert_eq!(ada.get("/billing/consumption.csv").await.status(), 403);
+    let page = boss.page(&format!("/billing?month={month}&sort=name")).await;
+    assert!(page.contains("Consumption in") && page.contains("Sort by BU"), "{page}");
 }
 
 async fn only_an_accounts_owner_puts_projects_and_applications_on_it(backend: Backend) {
@@ -592,4 +617,32 @@ async fn monthly_statements_add_up_the_ledger_per_resource_as_a_page_and_as_csv(
     assert_eq!(status, 400, "{body}");
     assert_eq!(ada.get("/billing/statement.csv?project=climate&month=soon").await.status(), 400);
     assert_eq!(app.get(&format!("/billing/statement.csv?project=climate&month={month}")).await.status(), 401);
+}
+
+async fn when_asked_berth_suspends_the_projects_of_an_account_whose_bu_ran_out(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+    rollups_done(&app).await;
+    let account = app
+        .scalar(&format!("SELECT CAST(billing_account_id AS TEXT) FROM projects WHERE id = {project_id}"))
+        .await
+        .unwrap();
+    assert_eq!(grant(&boss, &account, "100", "A small pilot.").await.0, 200);
+    reservations(&app, project_id, &[(hours_ago(4), 2)]).await;
+    // One hour: 28.052 of 100, no alert.
+    assert_eq!(billing_of(&app).await.rollup(hours_ago(4)).await.unwrap().alerts, 0);
+    let settings = app::billing::ssr::BillingSettings { suspend_when_spent: true, ..Default::default() };
+    let billing = billing_with(&app, settings).await;
+    // Three more hours: 112.208 of 100.
+    assert_eq!(billing.rollup(hours_ago(1)).await.unwrap().alerts, 1);
+    let state =
+        app.scalar(&format!("SELECT state || ': ' || suspend_reason FROM projects WHERE id = {project_id}")).await;
+    assert_eq!(state.as_deref(), Some("suspended: its billing account climate has used all the BU granted to it"));
+    assert!(
+        eventually(Duration::from_secs(10), || std::future::ready(
+            mails_about(&app, "ada@example.org", "Your project climate is suspended") == 1
+        ))
+        .await
+    );
+    assert_eq!(count(&app, "audit_log WHERE action = 'project.suspend' AND actor = 'system'").await, 1);
+    let _ = ada;
 }

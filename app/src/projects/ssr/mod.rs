@@ -352,6 +352,30 @@ impl ProjectService {
         }
     }
 
+    /// Berth suspends an active project because the billing account it draws on has no BU left (when
+    /// `suspend_when_spent` is on); false when the project is not active. The managers are told why.
+    pub async fn suspend_for_budget(&self, name: &str, account: &str) -> Result<bool, AppError> {
+        let Some(project) = self.store.project_by_name(name, 0).await? else { return Ok(false) };
+        if project.state != ProjectState::Active {
+            return Ok(false);
+        }
+        let reason = format!("its billing account {account} has used all the BU granted to it");
+        let notice = MailNotice {
+            subject: format!("Your project {} is suspended", project.name),
+            paragraphs: vec![
+                format!("Berth suspended the project {}: {reason}.", project.name),
+                "Its objects stay on the cluster, but its quota is zero until an admin grants more BU and resumes it."
+                    .to_owned(),
+            ],
+            path: format!("/projects/{}", project.name),
+            link_label: "See the project".to_owned(),
+        };
+        let mail = self.mail_to_managers(project.id, &notice).await?;
+        let audit = NewAuditEntry::system("project.suspend", format!("project:{}", project.id), Utc::now())
+            .with_details(serde_json::json!({ "project": project.name, "reason": reason }));
+        Ok(self.store.set_suspended(project.id, Some(&reason), &mail, &audit).await?)
+    }
+
     /// An admin resumes a suspended project: its quota is restored.
     pub async fn resume(&self, admin: &User, name: &str, request: &RequestInfo) -> Result<(), AppError> {
         crate::auth::ssr::require_admin(admin)?;
