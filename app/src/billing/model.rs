@@ -71,15 +71,20 @@ impl MilliBu {
 impl fmt::Display for MilliBu {
     /// "1234.567 BU"; trailing zero decimals are dropped ("2 BU", "1.05 BU").
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let magnitude = self.0.unsigned_abs();
-        let (whole, fraction) = (magnitude / 1000, magnitude % 1000);
-        if fraction == 0 {
-            write!(f, "{sign}{whole} BU")
-        } else {
-            let decimals = format!("{fraction:03}");
-            write!(f, "{sign}{whole}.{} BU", decimals.trim_end_matches('0'))
-        }
+        write!(f, "{} BU", format_milli(self.0))
+    }
+}
+
+/// Thousandths as a decimal without trailing zeros: 1500 → "1.5", 16000 → "16", -1 → "-0.001".
+pub fn format_milli(value: i64) -> String {
+    let sign = if value < 0 { "-" } else { "" };
+    let magnitude = value.unsigned_abs();
+    let (whole, fraction) = (magnitude / 1000, magnitude % 1000);
+    if fraction == 0 {
+        format!("{sign}{whole}")
+    } else {
+        let decimals = format!("{fraction:03}");
+        format!("{sign}{whole}.{}", decimals.trim_end_matches('0'))
     }
 }
 
@@ -426,6 +431,8 @@ mod tests {
         assert_eq!(MilliBu(2_000_000).to_string(), "2000 BU");
         assert_eq!(MilliBu(-1).to_string(), "-0.001 BU");
         assert_eq!(MilliBu(30_152).to_string(), "30.152 BU");
+        assert_eq!(format_milli(-1500), "-1.5", "a negative amount (a correction) keeps its sign");
+        assert_eq!(format_milli(-2000), "-2");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, TimeZone, Utc};
 use serde::Deserialize;
 
+pub use super::model::format_milli;
 use super::model::{BilledResource, Milli, MilliBu, RateSchedule, charge, usage_milli};
 use super::{
     AccountSummary, AccountView, AccountsPage, CollectorView, ConsumptionPage, GrantView, ProjectAccount,
@@ -160,9 +161,10 @@ impl AccountRecord {
 
     /// How long the balance lasts at the last [`RUNWAY_BASIS_DAYS`] days' rate, in words.
     fn runway(&self) -> String {
-        let per_day = MilliBu(self.recent.0 / RUNWAY_BASIS_DAYS);
-        match super::model::runway_days(self.balance(), per_day) {
-            _ if self.balance() <= MilliBu::ZERO => "The balance is used up.".to_owned(),
+        if self.balance() <= MilliBu::ZERO {
+            return "The balance is used up.".to_owned();
+        }
+        match super::model::runway_days(self.balance(), MilliBu(self.recent.0 / RUNWAY_BASIS_DAYS)) {
             Some(days) => format!("At the last week's rate the balance lasts {days} days."),
             None => "Nothing was spent in the last week.".to_owned(),
         }
@@ -1103,12 +1105,6 @@ impl BillingService {
         self.store.set_project_account(project.id, &account, &audit).await?;
         Ok(())
     }
-}
-
-/// Thousandths as a decimal with at most three decimals: 1500 → "1.5".
-pub fn format_milli(value: Milli) -> String {
-    let text = format!("{}.{:03}", value / 1000, value.rem_euclid(1000));
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]

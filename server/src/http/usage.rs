@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use app::billing::ssr::{BillingService, IngestError, UsageBatch};
-use app::error::{AppError, cause_chain};
+use app::error::AppError;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -47,20 +47,15 @@ pub async fn push(
             response
         }
         Err(too_large @ IngestError::TooLarge(_)) => error(StatusCode::PAYLOAD_TOO_LARGE, &too_large.to_string()),
-        Err(IngestError::Store(store)) => {
-            tracing::error!(error = %cause_chain(&store), "cannot store usage samples");
-            let status = match AppError::from(store) {
-                AppError::Unavailable { reference } => return unavailable(&reference),
-                AppError::Internal { reference } => (StatusCode::INTERNAL_SERVER_ERROR, reference),
-                other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
-            };
-            error(status.0, &format!("the samples could not be stored (reference {})", status.1))
-        }
+        // The conversion logs the cause chain under the reference the collector is given.
+        Err(IngestError::Store(store)) => match AppError::from(store) {
+            AppError::Unavailable { reference } => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("the database is unavailable; try again (reference {reference})"),
+            ),
+            failure => error(StatusCode::INTERNAL_SERVER_ERROR, &format!("the samples could not be stored: {failure}")),
+        },
     }
-}
-
-fn unavailable(reference: &str) -> Response {
-    error(StatusCode::SERVICE_UNAVAILABLE, &format!("the database is unavailable; try again (reference {reference})"))
 }
 
 fn error(status: StatusCode, message: &str) -> Response {

@@ -63,7 +63,8 @@ pub(crate) const SELECT_ACCOUNTS: &str = "SELECT a.id, a.name, a.owner_id, COALE
      FROM billing_accounts a LEFT JOIN users u ON u.id = a.owner_id";
 pub(crate) const ACCOUNTS_OF_OWNER: &str = " WHERE a.owner_id = $2 ORDER BY a.id";
 pub(crate) const ACCOUNT_BY_ID: &str = " WHERE a.id = $2";
-pub(crate) const ALL_ACCOUNTS: &str = " WHERE $2 IS NULL ORDER BY a.id LIMIT 1000";
+// Every account: the hourly budget check must see them all.
+pub(crate) const ALL_ACCOUNTS: &str = " WHERE $2 IS NULL ORDER BY a.id";
 pub(crate) const SELECT_GRANTS: &str = "SELECT g.account_id, g.amount_mbu, g.reason, COALESCE(u.email, ''), \
      g.created_at FROM billing_grants g LEFT JOIN users u ON u.id = g.granted_by WHERE g.account_id IN ";
 pub(crate) const SELECT_ACCOUNT_PROJECTS: &str =
