@@ -189,15 +189,9 @@ pub fn ApplicationFormView(view: FormView) -> impl IntoView {
         for resource in RESOURCES {
             quota.set(resource, input.quota_text(resource).trim().parse().unwrap_or(0));
         }
-        let cost = crate::billing::model::preview(&quota, &rates);
-        let per_day = crate::billing::model::MilliBu(cost.per_hour.0 * 24);
         let balance =
             billing_balances.iter().find(|(id, _)| id.to_string() == input.billing).map(|(_, balance)| *balance);
-        let runway = match balance.map(|balance| crate::billing::model::runway_days(balance, per_day)) {
-            Some(Some(days)) => format!(" The chosen account's balance lasts about {days} days at that."),
-            _ => String::new(),
-        };
-        format!("At today's rates this quota costs {} per hour, {} per month.{runway}", cost.per_hour, cost.per_month)
+        crate::billing::model::describe_preview(&quota, &rates, balance)
     };
     // Fields that only matter for some answers are hidden once the page runs in the browser (effects run only
     // there); without JavaScript every field stays visible.

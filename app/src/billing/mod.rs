@@ -39,6 +39,18 @@ pub struct ProjectBilling {
     pub months: Vec<(String, String, u8)>,
     /// This month and last (YYYY-MM), for the statement links.
     pub statement_months: (String, String),
+    /// What the quota change form's cost preview computes from.
+    pub basis: CostBasis,
+}
+
+/// What a cost preview is computed from in the browser as the user types: today's rates and the balance of the
+/// account the cost would draw on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CostBasis {
+    /// The rates in force now.
+    pub rates: model::Rates,
+    /// The account's balance, if the project draws on one.
+    pub balance: Option<model::MilliBu>,
 }
 
 /// The account a project draws on, as its page shows it.

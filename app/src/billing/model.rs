@@ -309,6 +309,18 @@ pub fn runway_days(balance: MilliBu, per_day: MilliBu) -> Option<i64> {
     Some(balance.0.max(0) / per_day.0)
 }
 
+/// The cost preview's sentence, as the application form and the quota change form show it: what `quota` costs at
+/// `rates`, and how long `balance` (the account's, when one is chosen) lasts at that.
+pub fn describe_preview(quota: &Quota, rates: &Rates, balance: Option<MilliBu>) -> String {
+    let cost = preview(quota, rates);
+    let runway = match balance.and_then(|balance| runway_days(balance, MilliBu(cost.per_hour.0.saturating_mul(24)))) {
+        Some(1) => " The account's balance lasts about 1 day at that.".to_owned(),
+        Some(days) => format!(" The account's balance lasts about {days} days at that."),
+        None => String::new(),
+    };
+    format!("At today's rates this quota costs {} per hour, {} per month.{runway}", cost.per_hour, cost.per_month)
+}
+
 /// Reads a month as `YYYY-MM` into its first day.
 pub fn parse_month(text: &str) -> Option<NaiveDate> {
     let (year, month) = text.trim().split_once('-')?;
@@ -433,6 +445,24 @@ mod tests {
         assert_eq!(MilliBu(30_152).to_string(), "30.152 BU");
         assert_eq!(format_milli(-1500), "-1.5", "a negative amount (a correction) keeps its sign");
         assert_eq!(format_milli(-2000), "-2");
+    }
+
+    #[test]
+    fn the_preview_sentence_gives_the_runway_only_against_an_account() {
+        let quota = Quota::STANDARD;
+        assert_eq!(
+            describe_preview(&quota, &Rates::RAHTI_2026, None),
+            "At today's rates this quota costs 30.152 BU per hour, 22010.641 BU per month."
+        );
+        // 30.152 BU an hour is 723.648 a day: 1,000 BU last one whole day.
+        assert!(
+            describe_preview(&quota, &Rates::RAHTI_2026, Some(MilliBu(1_000_000)))
+                .ends_with(" The account's balance lasts about 1 day at that.")
+        );
+        assert!(
+            describe_preview(&quota, &Rates::RAHTI_2026, Some(MilliBu(0)))
+                .ends_with(" The account's balance lasts about 0 days at that.")
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use serde::Deserialize;
 pub use super::model::format_milli;
 use super::model::{BilledResource, Milli, MilliBu, RateSchedule, charge, usage_milli};
 use super::{
-    AccountSummary, AccountView, AccountsPage, CollectorView, ConsumptionPage, GrantView, ProjectAccount,
+    AccountSummary, AccountView, AccountsPage, CollectorView, ConsumptionPage, CostBasis, GrantView, ProjectAccount,
     ProjectBilling, Statement, StatementLine, UsageBar,
 };
 use crate::auth::model::Role;
@@ -165,6 +165,7 @@ impl AccountRecord {
             return "The balance is used up.".to_owned();
         }
         match super::model::runway_days(self.balance(), MilliBu(self.recent.0 / RUNWAY_BASIS_DAYS)) {
+            Some(1) => "At the last week's rate the balance lasts 1 day.".to_owned(),
             Some(days) => format!("At the last week's rate the balance lasts {days} days."),
             None => "Nothing was spent in the last week.".to_owned(),
         }
@@ -890,6 +891,7 @@ impl BillingService {
             reserved: format!("{} per hour, {} per month", reserved.per_hour, reserved.per_month),
             usage,
             usage_at: cost.latest_usage.map(|(hour, _)| hour.format("%Y-%m-%d %H:00 UTC").to_string()),
+            basis: CostBasis { rates, balance: account.as_ref().map(AccountRecord::balance) },
             account: account.map(|account| account.for_project()),
             months: self.months(project.id, this_month_start).await?,
             statement_months: (

@@ -5,17 +5,25 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{
-    AccountSummary, AccountView, AccountsPage, AttachProject, ConsumptionPage, CreateCollector, GrantBu,
+    AccountSummary, AccountView, AccountsPage, AttachProject, ConsumptionPage, CostBasis, CreateCollector, GrantBu,
     ProjectBilling, RevokeCollector, Statement, get_accounts, get_collectors, get_consumption, get_project_billing,
     get_statement,
 };
+use crate::applications::model::Quota;
 use crate::components::ErrorNotice;
+use crate::error::AppError;
+
+/// A project's billing figures, loaded once for the page's cost section and its quota change form.
+pub type ProjectBillingResource = Resource<Result<ProjectBilling, AppError>>;
+
+/// Loads project `name`'s billing figures.
+pub fn project_billing_resource(name: String) -> ProjectBillingResource {
+    Resource::new_blocking(move || name.clone(), get_project_billing)
+}
 
 /// The project page's "Usage and cost" section: quota against the latest usage as bars, and BU this month and last.
 #[component]
-pub fn ProjectCostSection(name: String) -> impl IntoView {
-    let key = name.clone();
-    let billing = Resource::new_blocking(move || key.clone(), get_project_billing);
+pub fn ProjectCostSection(name: String, billing: ProjectBillingResource) -> impl IntoView {
     let name = StoredValue::new(name);
     view! {
         <section class="card" aria-labelledby="cost-heading">
@@ -87,6 +95,27 @@ fn CostFigures(name: String, billing: ProjectBilling) -> impl IntoView {
             }.into_any(),
             None => view! { <p>"The project draws on no billing account."</p> }.into_any(),
         }}
+    }
+}
+
+/// The cost preview of `quota` against the project's account, once the project's billing figures are in; it
+/// follows `quota` as the user types.
+#[component]
+pub fn QuotaCostPreview(billing: ProjectBillingResource, quota: Signal<Quota>, id: String) -> impl IntoView {
+    let id = StoredValue::new(id);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                billing.await.ok().map(|billing| {
+                    let CostBasis { rates, balance } = billing.basis;
+                    view! {
+                        <p class="cost-preview" id=id.get_value() aria-live="polite">
+                            {move || super::model::describe_preview(&quota.get(), &rates, balance)}
+                        </p>
+                    }
+                })
+            })}
+        </Transition>
     }
 }
 

@@ -162,6 +162,7 @@ fn ProjectDetails(
         }
     });
     let ProjectView { name, title, organisation, state, quota, end_date, owner, application_id, .. } = project.clone();
+    let billing = crate::billing::views::project_billing_resource(name.clone());
     view! {
         <Title text=format!("Project {name}")/>
         <h1>"Project " {name.clone()} " " <ProjectStateBadge state/></h1>
@@ -214,8 +215,8 @@ fn ProjectDetails(
                 <p class="hint">"While the project is suspended or closed its quota on the cluster is zero."</p>
             })}
         </section>
-        <crate::billing::views::ProjectCostSection name=name.clone()/>
-        {(state != ProjectState::Closed).then(|| view! { <RequestsSection project=project.clone() actions=changes/> })}
+        <crate::billing::views::ProjectCostSection name=name.clone() billing/>
+        {(state != ProjectState::Closed).then(|| view! { <RequestsSection project=project.clone() actions=changes billing/> })}
         <MembersSection project=project.clone() actions=members/>
         {project.drift.clone().map(|drift| view! {
             <section class="card" aria-labelledby="drift-heading">

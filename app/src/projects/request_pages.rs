@@ -14,6 +14,7 @@ use super::model::ProjectState;
 use super::requests::{RequestKind, RequestState, RequestView};
 use super::view::ProjectView;
 use crate::applications::model::{Quota, RESOURCES};
+use crate::billing::views::{ProjectBillingResource, QuotaCostPreview};
 use crate::components::ErrorNotice;
 use crate::error::AppError;
 
@@ -170,11 +171,11 @@ pub fn ClosedNotice(project: ProjectView, actions: ChangeActions) -> impl IntoVi
 
 /// Quota changes and renewals: the forms for managers, the requests with their decisions, and admins' decisions.
 #[component]
-pub fn RequestsSection(project: ProjectView, actions: ChangeActions) -> impl IntoView {
+pub fn RequestsSection(project: ProjectView, actions: ChangeActions, billing: ProjectBillingResource) -> impl IntoView {
     let manages = project.viewer_manages();
     let name = project.name.clone();
     let quota_form = (manages && project.state == ProjectState::Active).then(|| {
-        view! { <QuotaRequestForm project=project.clone() action=actions.quota/> }
+        view! { <QuotaRequestForm project=project.clone() action=actions.quota billing/> }
     });
     let renewal_form =
         (manages && matches!(project.state, ProjectState::Active | ProjectState::Suspended)).then(|| {
@@ -210,7 +211,7 @@ pub fn RequestsSection(project: ProjectView, actions: ChangeActions) -> impl Int
                         {requests.into_iter().map(|request| {
                             let timeline: Vec<ProjectEventView> =
                                 events.iter().filter(|event| event.request_id == Some(request.id)).cloned().collect();
-                            view! { <RequestItem request timeline name=name.clone() manages is_admin actions/> }
+                            view! { <RequestItem request timeline name=name.clone() manages is_admin actions billing/> }
                         }).collect_view()}
                     </ul>
                 }.into_any()
@@ -220,10 +221,16 @@ pub fn RequestsSection(project: ProjectView, actions: ChangeActions) -> impl Int
 }
 
 #[component]
-fn QuotaRequestForm(project: ProjectView, action: ServerAction<RequestQuota>) -> impl IntoView {
+fn QuotaRequestForm(
+    project: ProjectView,
+    action: ServerAction<RequestQuota>,
+    billing: ProjectBillingResource,
+) -> impl IntoView {
     let reason_error = field_message(action, "reason");
     let decided = move || action.value().get().and_then(Result::ok);
     let max = project.max_quota;
+    // The quota as typed, for the cost preview; a field that does not read as a number counts as 0 until it does.
+    let asked = RwSignal::new(project.quota);
     view! {
         <h3>"Ask for another quota"</h3>
         {move || decided().map(|explanation| view! {
@@ -251,7 +258,10 @@ fn QuotaRequestForm(project: ProjectView, action: ServerAction<RequestQuota>) ->
                                         min=resource.minimum().to_string() max=max.get(resource).to_string()
                                         value=project.quota.get(resource).to_string()
                                         aria-invalid=move || message().map(|_| "true")
-                                        aria-describedby=error_id.clone()/>
+                                        aria-describedby=error_id.clone()
+                                        on:input=move |ev| asked.update(|quota| {
+                                            quota.set(resource, event_target_value(&ev).trim().parse().unwrap_or(0));
+                                        })/>
                                     <FieldMessage id=error_id message=Signal::derive(message)/>
                                 </td>
                                 <td>{max.get(resource).to_string()}</td>
@@ -260,6 +270,7 @@ fn QuotaRequestForm(project: ProjectView, action: ServerAction<RequestQuota>) ->
                     }).collect_view()}
                 </tbody>
             </table>
+            <QuotaCostPreview billing quota=asked.into() id="quota-cost-preview".to_owned()/>
             <ReasonField id="quota-reason".to_owned() label="Why the project needs it" required=true
                 message=Signal::derive(reason_error)/>
             <button type="submit">"Ask for this quota"</button>
@@ -297,8 +308,14 @@ fn RequestItem(
     manages: bool,
     is_admin: bool,
     actions: ChangeActions,
+    billing: ProjectBillingResource,
 ) -> impl IntoView {
     let pending = request.state == RequestState::Pending;
+    // What a waiting quota change would cost: without JavaScript this is where the preview shows after submit.
+    let cost = request.quota.filter(|_| pending).map(|asked| {
+        let id = format!("request-{}-cost", request.id);
+        view! { <QuotaCostPreview billing quota=Signal::stored(asked) id/> }
+    });
     let id = request.id.to_string();
     let decided = request.decided_at.map(|at| {
         format!(
@@ -336,6 +353,7 @@ fn RequestItem(
             <p class="hint">"Asked by " {request.requested_by.clone()} " on "
                 {request.created_at.format("%Y-%m-%d %H:%M UTC").to_string()}</p>
             <p class="prose-text">"Reason: " {request.reason.clone()}</p>
+            {cost}
             {request.rule.clone().map(|rule| view! { <p class="prose-text rule">{rule}</p> })}
             {decided.map(|decided| view! { <p>{decided}</p> })}
             {granted_other.map(|granted| view! { <p>"Granted instead: " {granted}</p> })}

@@ -23,6 +23,7 @@ on_both_backends!(
     accounts_hold_granted_bu_and_tell_their_owner_at_80_and_100_percent_once_per_grant,
     only_an_accounts_owner_puts_projects_and_applications_on_it,
     when_asked_berth_suspends_the_projects_of_an_account_whose_bu_ran_out,
+    the_quota_change_form_previews_the_cost_and_a_waiting_change_shows_it,
 );
 
 /// A billing service over the test's database, to run the rollup up to chosen hours.
@@ -645,4 +646,53 @@ async fn when_asked_berth_suspends_the_projects_of_an_account_whose_bu_ran_out(b
     );
     assert_eq!(count(&app, "audit_log WHERE action = 'project.suspend' AND actor = 'system'").await, 1);
     let _ = ada;
+}
+
+/// The cost preview paragraph's attributes after its id, as the server renders them.
+const PREVIEW_ATTRIBUTES: &str = "aria-live=\"polite\" class=\"cost-preview\"";
+
+async fn the_quota_change_form_previews_the_cost_and_a_waiting_change_shows_it(backend: Backend) {
+    let (app, project_id, ada, boss) = project(backend).await;
+    rollups_done(&app).await;
+    let account_id = app
+        .scalar(&format!("SELECT CAST(billing_account_id AS TEXT) FROM projects WHERE id = {project_id}"))
+        .await
+        .unwrap();
+    assert_eq!(grant(&boss, &account_id, "10000", "Pilot allocation.").await.0, 200);
+
+    // The form opens on the project's quota (2 cores, 16 GiB, 100 GiB): 28.052 BU an hour, 673.248 a day, so
+    // 10,000 BU last 14 days.
+    let page = ada.page("/projects/climate").await;
+    let preview = "At today's rates this quota costs 28.052 BU per hour, 20477.641 BU per month. \
+                   The account's balance lasts about 14 days at that.";
+    assert!(page.contains(&format!("id=\"quota-cost-preview\" {PREVIEW_ATTRIBUTES}>{preview}")), "{page}");
+
+    // Without JavaScript the form posts and the page comes back; the waiting change shows what it would cost.
+    let asked = [
+        ("name", "climate"),
+        ("cpu_cores", "20"),
+        ("memory_gib", "16"),
+        ("storage_gib", "100"),
+        ("pods", "50"),
+        ("gpus", "0"),
+        ("reason", "A big run."),
+    ];
+    let back = ada.submit("/projects/climate", "/api/project_request_quota", &asked).await;
+    // Back to the page, with no error in the query.
+    let target = crate::helpers::location(&back);
+    assert!(target.trim_end_matches('?').ends_with("/projects/climate"), "{target}");
+    let request_id = app
+        .scalar(&format!("SELECT CAST(MAX(id) AS TEXT) FROM project_requests WHERE project_id = {project_id}"))
+        .await
+        .unwrap();
+    let page = ada.page("/projects/climate").await;
+    // 20 cores: 21 + 25.6 + 0.352 = 46.952 BU an hour, 1126.848 a day: 8 days.
+    let waiting = "At today's rates this quota costs 46.952 BU per hour, 34274.641 BU per month. \
+                   The account's balance lasts about 8 days at that.";
+    assert!(page.contains(&format!("id=\"request-{request_id}-cost\" {PREVIEW_ATTRIBUTES}>{waiting}")), "{page}");
+    // An admin sees it too, beside the decision; someone else sees nothing of the project.
+    assert!(boss.page("/projects/climate").await.contains(waiting));
+    let stranger = app.browser();
+    app.sign_in(&stranger, "eve@example.org").await;
+    assert!(!stranger.get("/projects/climate").await.text().await.unwrap().contains("46.952"));
 }
