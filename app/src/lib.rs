@@ -20,7 +20,7 @@ pub mod terms;
 use leptos::prelude::*;
 use leptos_meta::{HashedStylesheet, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{Lazy, LazyRoute, ParamSegment, SsrMode, StaticSegment, lazy_route};
+use leptos_router::{ChooseView, ParamSegment, SsrMode, StaticSegment};
 
 use components::{Layout, NotFound};
 
@@ -63,77 +63,121 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("signin") view=auth::SignInPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("signin"), StaticSegment("sent")) view=auth::LinkSentPage ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("signin"), StaticSegment("link")) view=auth::ConfirmLinkPage ssr=SsrMode::Async/>
-                    // The rest are loaded when first visited (see `lazy_pages!`).
-                    <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view={Lazy::<LinkAccountRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("signup") view={Lazy::<SignUpRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("terms") view={Lazy::<TermsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("account") view={Lazy::<AccountRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("account"), StaticSegment("link")) view={Lazy::<LinkProviderRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("admin") view={Lazy::<AdminHomeRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view={Lazy::<AdminUsersRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view={Lazy::<AdminAuditRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("applications") view={Lazy::<MyApplicationsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("applications"), StaticSegment("new")) view={Lazy::<NewApplicationRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("applications"), ParamSegment("id")) view={Lazy::<ApplicationRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("applications")) view={Lazy::<AdminQueueRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("applications"), ParamSegment("id")) view={Lazy::<AdminApplicationRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view={Lazy::<AdminJobsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("projects") view={Lazy::<ProjectsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("projects"), ParamSegment("name")) view={Lazy::<ProjectRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("invitations"), StaticSegment("accept")) view={Lazy::<InvitationRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("admin"), StaticSegment("requests")) view={Lazy::<AdminRequestsRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=StaticSegment("billing") view={Lazy::<BillingRoute>::new()} ssr=SsrMode::Async/>
-                    <Route path=(StaticSegment("billing"), StaticSegment("statement")) view={Lazy::<StatementRoute>::new()} ssr=SsrMode::Async/>
+                    // The rest are loaded when first visited, an area at a time (see `lazy_areas!`).
+                    <Route path=(StaticSegment("signin"), StaticSegment("link-account")) view=AccountArea::LinkAccount ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("signup") view=AccountArea::SignUp ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("terms") view=AccountArea::Terms ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("account") view=AccountArea::Account ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("account"), StaticSegment("link")) view=AccountArea::LinkProvider ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("admin") view=AdminArea::Home ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminArea::Users ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AdminArea::Audit ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("applications")) view=AdminArea::Queue ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("applications"), ParamSegment("id")) view=AdminArea::Application ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=AdminArea::Jobs ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("requests")) view=AdminArea::Requests ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("applications") view=ApplicationsArea::Mine ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("applications"), StaticSegment("new")) view=ApplicationsArea::New ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("applications"), ParamSegment("id")) view=ApplicationsArea::One ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("projects") view=ProjectsArea::List ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("projects"), ParamSegment("name")) view=ProjectsArea::One ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("invitations"), StaticSegment("accept")) view=ProjectsArea::Invitation ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("billing") view=BillingArea::Accounts ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("billing"), StaticSegment("statement")) view=BillingArea::Statement ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
     }
 }
 
-/// Route types whose views live in their own WebAssembly chunk, fetched the first time one of their pages is shown
-/// (with `cargo leptos build --split`; without it they are ordinary routes). The pages a first-time visitor sees
-/// (home, status, sign-in) stay in the main chunk, so that their first load stays small.
-macro_rules! lazy_pages {
-    ($($route:ident => $page:path),* $(,)?) => {$(
-        #[doc = concat!("The lazily loaded route of [`", stringify!($page), "`].")]
-        #[derive(Debug)]
-        pub struct $route;
+/// Areas of pages whose views live in one WebAssembly chunk per area, fetched the first time one of the area's pages
+/// is shown (with `cargo leptos build --split`; without it they are ordinary views). The pages a first-time visitor
+/// sees (home, status, sign-in) stay in the main chunk, so that their first load stays small. An area rather than a
+/// page per chunk: every lazily loaded view costs the main chunk its loader and its table entries, and the pages of
+/// an area are visited together.
+macro_rules! lazy_areas {
+    ($($(#[$doc:meta])* $area:ident via $view:ident { $($(#[$page_doc:meta])* $page:ident => $component:path),* $(,)? })*) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $area {
+            $($(#[$page_doc])* $page),*
+        }
 
-        #[lazy_route]
-        impl LazyRoute for $route {
-            fn data() -> Self {
-                Self
+        /// The area's views, in the area's own chunk.
+        #[allow(non_snake_case)]
+        #[leptos::lazy]
+        fn $view(page: $area) -> AnyView {
+            match page {
+                $($area::$page => view! { <$component/> }.into_any()),*
+            }
+        }
+
+        impl ChooseView for $area {
+            async fn choose(self) -> AnyView {
+                $view(self).await
             }
 
-            fn view(this: Self) -> AnyView {
-                let _ = this;
-                view! { <$page/> }.into_any()
-            }
+            async fn preload(&self) {}
         }
     )*};
 }
 
-lazy_pages! {
-    LinkAccountRoute => auth::LinkAccountPage,
-    SignUpRoute => auth::SignUpPage,
-    TermsRoute => terms::TermsPage,
-    AccountRoute => auth::AccountPage,
-    LinkProviderRoute => auth::LinkProviderPage,
-    AdminHomeRoute => admin::AdminHomePage,
-    AdminUsersRoute => admin::AdminUsersPage,
-    AdminAuditRoute => admin::AdminAuditPage,
-    MyApplicationsRoute => applications::pages::MyApplicationsPage,
-    NewApplicationRoute => applications::pages::NewApplicationPage,
-    ApplicationRoute => applications::pages::ApplicationPage,
-    AdminQueueRoute => applications::admin::AdminQueuePage,
-    AdminApplicationRoute => applications::admin::AdminApplicationPage,
-    AdminJobsRoute => jobs::pages::AdminJobsPage,
-    ProjectsRoute => projects::pages::ProjectsPage,
-    ProjectRoute => projects::pages::ProjectPage,
-    InvitationRoute => projects::member_pages::InvitationPage,
-    AdminRequestsRoute => projects::request_pages::AdminRequestsPage,
-    BillingRoute => billing::views::BillingPage,
-    StatementRoute => billing::views::StatementPage,
+lazy_areas! {
+    /// Signing up, the terms, the account page and linking sign-in methods.
+    AccountArea via account_area_view {
+        /// `/signin/link-account`
+        LinkAccount => auth::LinkAccountPage,
+        /// `/signup`
+        SignUp => auth::SignUpPage,
+        /// `/terms`
+        Terms => terms::TermsPage,
+        /// `/account`
+        Account => auth::AccountPage,
+        /// `/account/link`
+        LinkProvider => auth::LinkProviderPage,
+    }
+    /// The admins' pages.
+    AdminArea via admin_area_view {
+        /// `/admin`
+        Home => admin::AdminHomePage,
+        /// `/admin/users`
+        Users => admin::AdminUsersPage,
+        /// `/admin/audit`
+        Audit => admin::AdminAuditPage,
+        /// `/admin/applications`
+        Queue => applications::admin::AdminQueuePage,
+        /// `/admin/applications/:id`
+        Application => applications::admin::AdminApplicationPage,
+        /// `/admin/jobs`
+        Jobs => jobs::pages::AdminJobsPage,
+        /// `/admin/requests`
+        Requests => projects::request_pages::AdminRequestsPage,
+    }
+    /// The applicant's pages.
+    ApplicationsArea via applications_area_view {
+        /// `/applications`
+        Mine => applications::pages::MyApplicationsPage,
+        /// `/applications/new`
+        New => applications::pages::NewApplicationPage,
+        /// `/applications/:id`
+        One => applications::pages::ApplicationPage,
+    }
+    /// Projects and invitations to them.
+    ProjectsArea via projects_area_view {
+        /// `/projects`
+        List => projects::pages::ProjectsPage,
+        /// `/projects/:name`
+        One => projects::pages::ProjectPage,
+        /// `/invitations/accept`
+        Invitation => projects::member_pages::InvitationPage,
+    }
+    /// Billing accounts and statements.
+    BillingArea via billing_area_view {
+        /// `/billing`
+        Accounts => billing::views::BillingPage,
+        /// `/billing/statement`
+        Statement => billing::views::StatementPage,
+    }
 }
 
 /// Browser entry point: hydrates the server-rendered page.
