@@ -96,14 +96,14 @@ pub fn App() -> impl IntoView {
 /// page per chunk: every lazily loaded view costs the main chunk its loader and its table entries, and the pages of
 /// an area are visited together.
 macro_rules! lazy_areas {
-    ($($(#[$doc:meta])* $area:ident via $view:ident { $($(#[$page_doc:meta])* $page:ident => $component:path),* $(,)? })*) => {$(
+    ($($(#[$doc:meta])* $area:ident via $view:ident, $preload:ident { $($(#[$page_doc:meta])* $page:ident => $component:path),* $(,)? })*) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub enum $area {
             $($(#[$page_doc])* $page),*
         }
 
-        /// The area's views, in the area's own chunk.
+        /// The area's views, in the area's own chunk (`#[lazy]` also makes `$preload`, which fetches it).
         #[allow(non_snake_case)]
         #[leptos::lazy]
         fn $view(page: $area) -> AnyView {
@@ -117,14 +117,18 @@ macro_rules! lazy_areas {
                 $view(self).await
             }
 
-            async fn preload(&self) {}
+            // The router awaits this before it hydrates a page: the chunk must be there by then.
+            async fn preload(&self) {
+                #[cfg(feature = "hydrate")]
+                $preload().await;
+            }
         }
     )*};
 }
 
 lazy_areas! {
     /// Signing up, the terms, the account page and linking sign-in methods.
-    AccountArea via account_area_view {
+    AccountArea via account_area_view, __preload_account_area_view {
         /// `/signin/link-account`
         LinkAccount => auth::LinkAccountPage,
         /// `/signup`
@@ -137,7 +141,7 @@ lazy_areas! {
         LinkProvider => auth::LinkProviderPage,
     }
     /// The admins' pages.
-    AdminArea via admin_area_view {
+    AdminArea via admin_area_view, __preload_admin_area_view {
         /// `/admin`
         Home => admin::AdminHomePage,
         /// `/admin/users`
@@ -154,7 +158,7 @@ lazy_areas! {
         Requests => projects::request_pages::AdminRequestsPage,
     }
     /// The applicant's pages.
-    ApplicationsArea via applications_area_view {
+    ApplicationsArea via applications_area_view, __preload_applications_area_view {
         /// `/applications`
         Mine => applications::pages::MyApplicationsPage,
         /// `/applications/new`
@@ -163,7 +167,7 @@ lazy_areas! {
         One => applications::pages::ApplicationPage,
     }
     /// Projects and invitations to them.
-    ProjectsArea via projects_area_view {
+    ProjectsArea via projects_area_view, __preload_projects_area_view {
         /// `/projects`
         List => projects::pages::ProjectsPage,
         /// `/projects/:name`
@@ -172,7 +176,7 @@ lazy_areas! {
         Invitation => projects::member_pages::InvitationPage,
     }
     /// Billing accounts and statements.
-    BillingArea via billing_area_view {
+    BillingArea via billing_area_view, __preload_billing_area_view {
         /// `/billing`
         Accounts => billing::views::BillingPage,
         /// `/billing/statement`
