@@ -10,12 +10,15 @@ pub(crate) const SELECT_COLLECTORS: &str = "SELECT c.id, c.name, COALESCE(u.emai
 pub(crate) const USE_COLLECTOR: &str = "UPDATE usage_collectors SET last_used_at = $2 \
      WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id";
 pub(crate) const SELECT_PROJECT_IDS: &str = "SELECT name, id FROM projects WHERE deleted_at IS NULL AND name IN ";
-pub(crate) const INSERT_SAMPLE: &str = "INSERT INTO usage_samples \
-     (project_id, resource, sampled_at, source, value_milli, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
-     ON CONFLICT DO NOTHING";
-pub(crate) const ADD_TO_HOUR: &str = "INSERT INTO usage_hours (project_id, resource, hour, samples, total_milli) \
-     VALUES ($1, $2, $3, 1, $4) ON CONFLICT (project_id, resource, hour) \
-     DO UPDATE SET samples = usage_hours.samples + 1, total_milli = usage_hours.total_milli + excluded.total_milli";
+// Samples go in as multi-row statements (`INSERT_SAMPLES` + rows + `INSERT_SAMPLES_TAIL`); those that were new come
+// back, and their sums are added to their hours in the same way.
+pub(crate) const INSERT_SAMPLES: &str =
+    "INSERT INTO usage_samples (project_id, resource, sampled_at, source, value_milli, received_at) ";
+pub(crate) const INSERT_SAMPLES_TAIL: &str = " ON CONFLICT DO NOTHING RETURNING project_id, resource, sampled_at, \
+     value_milli";
+pub(crate) const ADD_TO_HOURS: &str = "INSERT INTO usage_hours (project_id, resource, hour, samples, total_milli) ";
+pub(crate) const ADD_TO_HOURS_TAIL: &str = " ON CONFLICT (project_id, resource, hour) DO UPDATE SET \
+     samples = usage_hours.samples + excluded.samples, total_milli = usage_hours.total_milli + excluded.total_milli";
 pub(crate) const SELECT_WATERMARK: &str = "SELECT last_hour FROM billing_rollups WHERE name = 'usage'";
 pub(crate) const SELECT_FIRST_BILLABLE: &str = "SELECT MIN(at) FROM (\
      SELECT MIN(from_at) AS at FROM project_reservations WHERE cpu_cores + memory_gib + storage_gib > 0 \
@@ -31,11 +34,23 @@ pub(crate) const SELECT_HOUR_RESERVATIONS: &str = "SELECT r.project_id, p.billin
 pub(crate) const SELECT_HOUR_USAGE: &str = "SELECT u.project_id, p.billing_account_id, u.resource, u.samples, \
      u.total_milli FROM usage_hours u JOIN projects p ON p.id = u.project_id \
      WHERE u.hour = $1 AND ($2 IS NULL OR u.project_id = $2)";
+// Ledger rows go in as multi-row statements (`INSERT_LEDGER` + rows + `INSERT_LEDGER_TAIL`); a charge already there
+// is kept as it is, and the rows that went in come back.
 pub(crate) const INSERT_LEDGER: &str = "INSERT INTO billing_ledger (project_id, account_id, resource, hour, kind, \
-     request_milli, usage_milli, rate_mbu, amount_mbu, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-     ON CONFLICT DO NOTHING";
-pub(crate) const MARK_ROLLED: &str = "UPDATE usage_hours SET rolled_samples = $4 \
-     WHERE project_id = $1 AND resource = $2 AND hour = $3 AND rolled_samples < $4";
+     request_milli, usage_milli, rate_mbu, amount_mbu, created_at) ";
+pub(crate) const INSERT_LEDGER_TAIL: &str = " ON CONFLICT DO NOTHING RETURNING project_id, resource";
+// Marks the samples each new charge accounted for: `MARK_ROLLED` + (project, resource, hour, samples) rows +
+// `MARK_ROLLED_TAIL`.
+pub(crate) const MARK_ROLLED: &str = "WITH marks (project_id, resource, hour, samples) AS (";
+pub(crate) const MARK_ROLLED_TAIL: &str = ") UPDATE usage_hours SET rolled_samples = marks.samples FROM marks \
+     WHERE usage_hours.project_id = marks.project_id AND usage_hours.resource = marks.resource \
+     AND usage_hours.hour = marks.hour AND usage_hours.rolled_samples < marks.samples";
+// Adds new ledger amounts to their months: `ADD_TO_MONTHS` + rows + `ADD_TO_MONTHS_TAIL`.
+pub(crate) const ADD_TO_MONTHS: &str = "INSERT INTO billing_months (project_id, account_id, month, amount_mbu) ";
+pub(crate) const ADD_TO_MONTHS_TAIL: &str = " ON CONFLICT (project_id, account_id, month) DO UPDATE SET \
+     amount_mbu = billing_months.amount_mbu + excluded.amount_mbu";
+/// Rows per multi-row statement: within both databases' limits on bound values (SQLite 32,766, PostgreSQL 65,535).
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 pub(crate) const MOVE_WATERMARK: &str = "INSERT INTO billing_rollups (name, last_hour) VALUES ('usage', $1) \
      ON CONFLICT (name) DO UPDATE SET last_hour = excluded.last_hour WHERE billing_rollups.last_hour < excluded.last_hour";
 pub(crate) const SELECT_STALE: &str = "SELECT project_id, resource, hour, rolled_samples FROM usage_hours \
@@ -44,10 +59,11 @@ pub(crate) const CLAIM_STALE: &str = "UPDATE usage_hours SET rolled_samples = $5
      WHERE project_id = $1 AND resource = $2 AND hour = $3 AND rolled_samples = $4";
 pub(crate) const SUM_HOUR: &str = "SELECT CAST(COALESCE(SUM(amount_mbu), 0) AS BIGINT) FROM billing_ledger \
      WHERE project_id = $1 AND resource = $2 AND hour = $3";
+// A project's BU this month ($2) and last month ($3), both YYYY-MM.
 pub(crate) const SUM_MONTHS: &str = "SELECT \
-     CAST(COALESCE(SUM(CASE WHEN hour >= $2 THEN amount_mbu ELSE 0 END), 0) AS BIGINT), \
-     CAST(COALESCE(SUM(CASE WHEN hour < $2 THEN amount_mbu ELSE 0 END), 0) AS BIGINT) \
-     FROM billing_ledger WHERE project_id = $1 AND hour >= $3";
+     CAST(COALESCE(SUM(CASE WHEN month = $2 THEN amount_mbu ELSE 0 END), 0) AS BIGINT), \
+     CAST(COALESCE(SUM(CASE WHEN month = $3 THEN amount_mbu ELSE 0 END), 0) AS BIGINT) \
+     FROM billing_months WHERE project_id = $1 AND month >= $3";
 pub(crate) const SELECT_LATEST_USAGE_HOUR: &str = "SELECT MAX(hour) FROM usage_hours WHERE project_id = $1";
 pub(crate) const SELECT_USAGE_AT: &str =
     "SELECT resource, samples, total_milli FROM usage_hours WHERE project_id = $1 AND hour = $2";
@@ -55,7 +71,7 @@ pub(crate) const SELECT_PROJECT_ACCOUNT: &str = "SELECT billing_account_id FROM 
 // Sums per account: grants, all charges, charges since $1, the newest grant and the alerts sent for it.
 pub(crate) const SELECT_ACCOUNTS: &str = "SELECT a.id, a.name, a.owner_id, COALESCE(u.email, '') AS owner, \
      CAST(COALESCE((SELECT SUM(g.amount_mbu) FROM billing_grants g WHERE g.account_id = a.id), 0) AS BIGINT), \
-     CAST(COALESCE((SELECT SUM(l.amount_mbu) FROM billing_ledger l WHERE l.account_id = a.id), 0) AS BIGINT), \
+     CAST(COALESCE((SELECT SUM(m.amount_mbu) FROM billing_months m WHERE m.account_id = a.id), 0) AS BIGINT), \
      CAST(COALESCE((SELECT SUM(l.amount_mbu) FROM billing_ledger l WHERE l.account_id = a.id AND l.hour >= $1), 0) \
      AS BIGINT), (SELECT MAX(g.id) FROM billing_grants g WHERE g.account_id = a.id), \
      (SELECT MAX(al.threshold) FROM billing_alerts al WHERE al.account_id = a.id AND al.grant_id = \
@@ -75,12 +91,9 @@ pub(crate) const INSERT_GRANT: &str = "INSERT INTO billing_grants (account_id, a
 pub(crate) const SET_PROJECT_ACCOUNT: &str = "UPDATE projects SET billing_account_id = $2 WHERE id = $1";
 pub(crate) const INSERT_ALERT: &str = "INSERT INTO billing_alerts (account_id, grant_id, threshold, sent_at) \
      VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
-/// The month (YYYY-MM, UTC) of a ledger row's hour, per backend.
-pub(crate) const MONTH_SQLITE: &str = "substr(hour, 1, 7)";
-pub(crate) const MONTH_POSTGRES: &str = "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM')";
-/// A project's BU per month; `{month}` stands for the backend's month expression.
-pub(crate) const PROJECT_MONTHS: &str = "SELECT {month} AS month, CAST(SUM(amount_mbu) AS BIGINT) \
-     FROM billing_ledger WHERE project_id = $1 AND hour >= $2 GROUP BY {month}";
+/// A project's BU per month (YYYY-MM) from month $2 on.
+pub(crate) const PROJECT_MONTHS: &str = "SELECT month, CAST(SUM(amount_mbu) AS BIGINT) FROM billing_months \
+     WHERE project_id = $1 AND month >= $2 GROUP BY month";
 // The newest row of each hour carries its usage (a correction's usage replaces the charge's); every row counts
 // towards the amount.
 pub(crate) const STATEMENT_ROWS: &str = "SELECT p.name, lines.resource, COUNT(*), \
@@ -93,10 +106,11 @@ pub(crate) const STATEMENT_OF_PROJECT: &str = "project_id = $1";
 pub(crate) const STATEMENT_OF_ACCOUNT: &str = "account_id = $1";
 pub(crate) const STATEMENT_TAIL: &str = ") lines JOIN projects p ON p.id = lines.project_id WHERE lines.newest = 1 \
      GROUP BY p.name, lines.resource ORDER BY p.name, lines.resource";
+// Each project's BU in the months [$1, $2) (YYYY-MM).
 pub(crate) const CONSUMPTION: &str = "SELECT p.name, COALESCE(a.name, ''), \
-     CAST(COALESCE(SUM(l.amount_mbu), 0) AS BIGINT) FROM projects p \
+     CAST(COALESCE(SUM(m.amount_mbu), 0) AS BIGINT) FROM projects p \
      LEFT JOIN billing_accounts a ON a.id = p.billing_account_id \
-     LEFT JOIN billing_ledger l ON l.project_id = p.id AND l.hour >= $1 AND l.hour < $2 \
+     LEFT JOIN billing_months m ON m.project_id = p.id AND m.month >= $1 AND m.month < $2 \
      WHERE p.deleted_at IS NULL GROUP BY p.name, a.name";
 /// The name of the hourly rollup's runs in `scheduled_runs`.
 pub(crate) const ROLLUP_RUN: &str = "usage_rollup";
@@ -107,6 +121,11 @@ const NAMES_PER_QUERY: usize = 500;
 pub(crate) fn placeholders(count: usize) -> String {
     let list: Vec<String> = (1..=count).map(|index| format!("${index}")).collect();
     format!("({})", list.join(", "))
+}
+
+/// The month (YYYY-MM, UTC) an hour belongs to, as `billing_months` keys it.
+pub(crate) fn month_of(hour: chrono::DateTime<chrono::Utc>) -> String {
+    hour.format("%Y-%m").to_string()
 }
 
 /// Index of a stored resource name in [`BilledResource::ALL`](app::billing::model::BilledResource::ALL).
@@ -124,7 +143,7 @@ pub(crate) fn name_chunks(names: &[String]) -> std::slice::Chunks<'_, String> {
 
 /// Implements `BillingStore` for a store type that has the account store's `insert_audit` and `insert_job`.
 macro_rules! impl_billing_store {
-    ($store:ty, $db:ty, $month:expr) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl app::billing::ssr::BillingStore for $store {
             async fn create_collector(
@@ -236,33 +255,45 @@ macro_rules! impl_billing_store {
                 samples: &[app::billing::ssr::StoredSample],
                 received_at: chrono::DateTime<chrono::Utc>,
             ) -> Result<u64, app::error::StoreError> {
+                use $crate::storage::billing_sql::*;
                 use $crate::storage::store_error;
                 let mut tx = self.begin_write().await.map_err(store_error)?;
+                // The new samples' count and sum per project, resource and hour.
+                let mut hours: std::collections::BTreeMap<(i64, String, chrono::DateTime<chrono::Utc>), (i64, i64)> =
+                    std::collections::BTreeMap::new();
                 let mut inserted = 0;
-                for sample in samples {
-                    let new = sqlx::query($crate::storage::billing_sql::INSERT_SAMPLE)
-                        .bind(sample.project_id)
-                        .bind(sample.resource.as_str())
-                        .bind(sample.at)
-                        .bind(source)
-                        .bind(sample.value)
-                        .bind(received_at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?
-                        .rows_affected();
-                    if new == 0 {
-                        continue;
+                for chunk in samples.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(INSERT_SAMPLES);
+                    query.push_values(chunk, |mut row, sample| {
+                        row.push_bind(sample.project_id)
+                            .push_bind(sample.resource.as_str())
+                            .push_bind(sample.at)
+                            .push_bind(source)
+                            .push_bind(sample.value)
+                            .push_bind(received_at);
+                    });
+                    query.push(INSERT_SAMPLES_TAIL);
+                    let new: Vec<(i64, String, chrono::DateTime<chrono::Utc>, i64)> =
+                        query.build_query_as().fetch_all(&mut *tx).await.map_err(store_error)?;
+                    inserted += new.len() as u64;
+                    for (project_id, resource, at, value) in new {
+                        let hour = hours.entry((project_id, resource, app::billing::ssr::hour_of(at))).or_default();
+                        hour.0 += 1;
+                        hour.1 += value;
                     }
-                    inserted += 1;
-                    sqlx::query($crate::storage::billing_sql::ADD_TO_HOUR)
-                        .bind(sample.project_id)
-                        .bind(sample.resource.as_str())
-                        .bind(app::billing::ssr::hour_of(sample.at))
-                        .bind(sample.value)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
+                }
+                let hours: Vec<_> = hours.into_iter().collect();
+                for chunk in hours.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(ADD_TO_HOURS);
+                    query.push_values(chunk, |mut row, ((project_id, resource, hour), (count, total))| {
+                        row.push_bind(*project_id)
+                            .push_bind(resource.as_str())
+                            .push_bind(*hour)
+                            .push_bind(*count)
+                            .push_bind(*total);
+                    });
+                    query.push(ADD_TO_HOURS_TAIL);
+                    query.build().execute(&mut *tx).await.map_err(store_error)?;
                 }
                 tx.commit().await.map_err(store_error)?;
                 Ok(inserted)
@@ -338,28 +369,26 @@ macro_rules! impl_billing_store {
                 hour: chrono::DateTime<chrono::Utc>,
                 charges: &[app::billing::ssr::LedgerCharge],
             ) -> Result<(), app::error::StoreError> {
+                use $crate::storage::billing_sql::*;
                 use $crate::storage::store_error;
                 let now = chrono::Utc::now();
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                for line in charges {
-                    let inserted =
-                        Self::insert_ledger(&mut tx, line, "charge", line.amount, now).await.map_err(store_error)?;
-                    if inserted && line.samples > 0 {
-                        sqlx::query($crate::storage::billing_sql::MARK_ROLLED)
-                            .bind(line.project_id)
-                            .bind(line.resource.as_str())
-                            .bind(line.hour)
-                            .bind(line.samples)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(store_error)?;
-                    }
+                let lines: Vec<_> = charges.iter().map(|line| (line, line.amount)).collect();
+                let written = Self::insert_ledger(&mut tx, &lines, "charge", now).await.map_err(store_error)?;
+                // The samples each new charge accounted for; a charge that was already there keeps its marks.
+                let marks: Vec<_> = written.into_iter().filter(|line| line.samples > 0).collect();
+                for chunk in marks.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(MARK_ROLLED);
+                    query.push_values(chunk, |mut row, line| {
+                        row.push_bind(line.project_id)
+                            .push_bind(line.resource.as_str())
+                            .push_bind(line.hour)
+                            .push_bind(line.samples);
+                    });
+                    query.push(MARK_ROLLED_TAIL);
+                    query.build().execute(&mut *tx).await.map_err(store_error)?;
                 }
-                sqlx::query($crate::storage::billing_sql::MOVE_WATERMARK)
-                    .bind(hour)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?;
+                sqlx::query(MOVE_WATERMARK).bind(hour).execute(&mut *tx).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)
             }
 
@@ -421,7 +450,9 @@ macro_rules! impl_billing_store {
                 let difference = expected.amount - app::billing::model::MilliBu(charged);
                 let written = difference != app::billing::model::MilliBu::ZERO;
                 if written {
-                    Self::insert_ledger(&mut tx, expected, "correction", difference, now).await.map_err(store_error)?;
+                    Self::insert_ledger(&mut tx, &[(expected, difference)], "correction", now)
+                        .await
+                        .map_err(store_error)?;
                 }
                 tx.commit().await.map_err(store_error)?;
                 Ok(written)
@@ -436,8 +467,8 @@ macro_rules! impl_billing_store {
                 use $crate::storage::store_error;
                 let (this, last): (i64, i64) = sqlx::query_as($crate::storage::billing_sql::SUM_MONTHS)
                     .bind(project_id)
-                    .bind(this_month)
-                    .bind(last_month)
+                    .bind($crate::storage::billing_sql::month_of(this_month))
+                    .bind($crate::storage::billing_sql::month_of(last_month))
                     .fetch_one(&self.pool)
                     .await
                     .map_err(store_error)?;
@@ -511,8 +542,8 @@ macro_rules! impl_billing_store {
                 to: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<(String, String, app::billing::model::MilliBu)>, app::error::StoreError> {
                 let rows = sqlx::query_as::<_, (String, String, i64)>($crate::storage::billing_sql::CONSUMPTION)
-                    .bind(from)
-                    .bind(to)
+                    .bind($crate::storage::billing_sql::month_of(from))
+                    .bind($crate::storage::billing_sql::month_of(to))
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::storage::store_error)?;
@@ -527,10 +558,9 @@ macro_rules! impl_billing_store {
                 project_id: i64,
                 from: chrono::DateTime<chrono::Utc>,
             ) -> Result<Vec<(String, app::billing::model::MilliBu)>, app::error::StoreError> {
-                let sql = $crate::storage::billing_sql::PROJECT_MONTHS.replace("{month}", $month);
-                let rows = sqlx::query_as::<_, (String, i64)>(&sql)
+                let rows = sqlx::query_as::<_, (String, i64)>($crate::storage::billing_sql::PROJECT_MONTHS)
                     .bind(project_id)
-                    .bind(from)
+                    .bind($crate::storage::billing_sql::month_of(from))
                     .fetch_all(&self.pool)
                     .await
                     .map_err($crate::storage::store_error)?;
@@ -752,28 +782,53 @@ macro_rules! impl_billing_store {
             }
 
             /// Adds a ledger row of `kind` for `line` with `amount`; false when that charge was already written.
-            async fn insert_ledger(
+            /// Inserts ledger rows of `kind` with their amounts (a charge already there is kept as it is) and adds
+            /// what went in to `billing_months`; returns the lines that went in.
+            async fn insert_ledger<'a>(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                line: &app::billing::ssr::LedgerCharge,
+                lines: &[(&'a app::billing::ssr::LedgerCharge, app::billing::model::MilliBu)],
                 kind: &str,
-                amount: app::billing::model::MilliBu,
                 now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<bool, sqlx::Error> {
-                let inserted = sqlx::query($crate::storage::billing_sql::INSERT_LEDGER)
-                    .bind(line.project_id)
-                    .bind(line.account_id)
-                    .bind(line.resource.as_str())
-                    .bind(line.hour)
-                    .bind(kind)
-                    .bind(line.request)
-                    .bind(line.usage)
-                    .bind(line.rate.0)
-                    .bind(amount.0)
-                    .bind(now)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
-                Ok(inserted > 0)
+            ) -> Result<Vec<&'a app::billing::ssr::LedgerCharge>, sqlx::Error> {
+                use $crate::storage::billing_sql::*;
+                let mut written = Vec::new();
+                let mut months: std::collections::BTreeMap<(i64, i64, String), i64> = std::collections::BTreeMap::new();
+                for chunk in lines.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(INSERT_LEDGER);
+                    query.push_values(chunk, |mut row, (line, amount)| {
+                        row.push_bind(line.project_id)
+                            .push_bind(line.account_id)
+                            .push_bind(line.resource.as_str())
+                            .push_bind(line.hour)
+                            .push_bind(kind)
+                            .push_bind(line.request)
+                            .push_bind(line.usage)
+                            .push_bind(line.rate.0)
+                            .push_bind(amount.0)
+                            .push_bind(now);
+                    });
+                    query.push(INSERT_LEDGER_TAIL);
+                    let inserted: std::collections::HashSet<(i64, String)> =
+                        query.build_query_as().fetch_all(&mut *conn).await?.into_iter().collect();
+                    for (line, amount) in chunk {
+                        if inserted.contains(&(line.project_id, line.resource.as_str().to_owned())) {
+                            written.push(*line);
+                            *months
+                                .entry((line.project_id, line.account_id.unwrap_or(0), month_of(line.hour)))
+                                .or_default() += amount.0;
+                        }
+                    }
+                }
+                let months: Vec<_> = months.into_iter().collect();
+                for chunk in months.chunks(ROWS_PER_STATEMENT) {
+                    let mut query = sqlx::QueryBuilder::<$db>::new(ADD_TO_MONTHS);
+                    query.push_values(chunk, |mut row, ((project_id, account_id, month), amount)| {
+                        row.push_bind(*project_id).push_bind(*account_id).push_bind(month.as_str()).push_bind(*amount);
+                    });
+                    query.push(ADD_TO_MONTHS_TAIL);
+                    query.build().execute(&mut *conn).await?;
+                }
+                Ok(written)
             }
         }
     };

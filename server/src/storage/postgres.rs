@@ -118,7 +118,7 @@ impl_project_store!(PostgresStore, sqlx::Postgres, " FOR UPDATE");
 
 impl_lifecycle_store!(PostgresStore, sqlx::Postgres);
 
-impl_billing_store!(PostgresStore, sqlx::Postgres, super::billing_sql::MONTH_POSTGRES);
+impl_billing_store!(PostgresStore, sqlx::Postgres);
 
 impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS, |store| Some(Box::pin(
     PostgresStore::listen_for_jobs(store.pool.clone(), std::sync::Arc::clone(&store.jobs_waker))

@@ -114,6 +114,6 @@ impl_project_store!(SqliteStore, sqlx::Sqlite, "");
 
 impl_lifecycle_store!(SqliteStore, sqlx::Sqlite);
 
-impl_billing_store!(SqliteStore, sqlx::Sqlite, super::billing_sql::MONTH_SQLITE);
+impl_billing_store!(SqliteStore, sqlx::Sqlite);
 
 impl_store!(SqliteStore, Backend::Sqlite, SessionBackend::sqlite, MAX_CONNECTIONS, |_| None);

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::DurationRound as _;
 use chrono::{DateTime, Datelike, Utc};
 use serde_json::{Value, json};
 
@@ -219,6 +220,23 @@ async fn collectors_push_samples_that_count_once_and_bad_samples_are_reported_on
     let (status, body) = push(&app, Some(&token), &json!({ "samples": many })).await;
     assert_eq!(status, 413, "{body}");
 
+    // A large batch goes in whole (in several statements) and adds to each of the twenty-odd hours it covers.
+    let large: Vec<Value> =
+        (1..=1_200).map(|minute| sample("climate", "cpu", 1.0, at - chrono::Duration::minutes(minute))).collect();
+    let (status, report) = push(&app, Some(&token), &json!({ "samples": large.clone() })).await;
+    assert_eq!((status, report["accepted"].as_u64()), (200, Some(1_200)), "{report}");
+    let hours = app
+        .scalar(
+            "SELECT CAST(SUM(samples) AS TEXT) || ' ' || CAST(SUM(total_milli) AS TEXT) || ' ' || \
+             CAST(COUNT(*) AS TEXT) FROM usage_hours WHERE resource = 'cpu'",
+        )
+        .await;
+    let spanned = (at - chrono::Duration::minutes(1_200)).duration_trunc(chrono::Duration::hours(1)).unwrap();
+    let hour_count = (at.duration_trunc(chrono::Duration::hours(1)).unwrap() - spanned).num_hours() + 1;
+    assert_eq!(hours, Some(format!("1201 {} {hour_count}", 1500 + 1_200 * 1000)));
+    let (status, report) = push(&app, Some(&token), &json!({ "samples": large })).await;
+    assert_eq!((status, report["duplicates"].as_u64()), (200, Some(1_200)), "{report}");
+
     // The admins' page lists it; revoked, its token stops working.
     let (status, body) = call(&boss, "admin_collectors", &[]).await;
     assert_eq!(status, 200);
@@ -298,6 +316,29 @@ async fn the_rollup_charges_each_hour_once_fills_gaps_and_corrects_late_samples(
     // Hours 0–2 at 30.152; hours 3–5 with 8 cores (4.2 more); hour 5's memory at 32 instead of 25.6.
     let expected = 3 * 30_152 + 3 * (30_152 + 4200) + (32_000 - 25_600);
     assert_eq!(total, Some(expected.to_string()));
+    months_match_the_ledger(&app, backend).await;
+}
+
+/// `billing_months` holds exactly the ledger's sums per project, account and month.
+async fn months_match_the_ledger(app: &TestApp, backend: Backend) {
+    let month = match backend {
+        Backend::Sqlite => "substr(hour, 1, 7)",
+        Backend::Postgres => "to_char(hour AT TIME ZONE 'UTC', 'YYYY-MM')",
+    };
+    let groups = format!(
+        "(SELECT project_id, COALESCE(account_id, 0) AS account_id, {month} AS month, SUM(amount_mbu) AS amount \
+         FROM billing_ledger GROUP BY project_id, COALESCE(account_id, 0), {month}) sums"
+    );
+    let unmatched = count(
+        app,
+        &format!(
+            "{groups} WHERE NOT EXISTS (SELECT 1 FROM billing_months m WHERE m.project_id = sums.project_id \
+             AND m.account_id = sums.account_id AND m.month = sums.month AND m.amount_mbu = sums.amount)"
+        ),
+    )
+    .await;
+    assert_eq!(unmatched, 0, "every ledger sum has its month row");
+    assert_eq!(count(app, "billing_months").await, count(app, &groups).await, "and no other rows");
 }
 
 async fn the_rollup_job_runs_once_per_hour_and_the_project_page_shows_the_cost(backend: Backend) {
