@@ -323,9 +323,9 @@ pub trait BillingStore: Send + Sync + 'static {
     /// What every project that reserved or used anything in the hour from `hour` needs to be priced.
     async fn hour_inputs(&self, hour: DateTime<Utc>, project_id: Option<i64>) -> Result<Vec<HourInput>, StoreError>;
 
-    /// Writes an hour's charges (those already written are kept as they are) and moves the watermark to `hour`,
-    /// in one transaction.
-    async fn write_hour(&self, hour: DateTime<Utc>, charges: &[LedgerCharge]) -> Result<(), StoreError>;
+    /// Writes the charges of the hours up to `last` (those already written are kept as they are) and moves the
+    /// watermark to `last`, in one transaction.
+    async fn write_hours(&self, last: DateTime<Utc>, charges: &[LedgerCharge]) -> Result<(), StoreError>;
 
     /// Hours up to `up_to` whose samples changed after they were rolled up, oldest first, at most `limit`.
     async fn stale_hours(&self, up_to: DateTime<Utc>, limit: u32) -> Result<Vec<StaleHour>, StoreError>;
@@ -439,6 +439,10 @@ pub const COLLECTOR_NAME_MAX: usize = 100;
 pub const GRANT_REASON_MAX: usize = 1_000;
 /// Stale hours corrected per round of the rollup.
 const STALE_BATCH: u32 = 500;
+/// Ledger rows the rollup writes per transaction (whole hours: a batch ends with the hour that reaches this). Large
+/// enough that a catch-up rewrites each index page rarely, small enough that other writers wait a fraction of a
+/// second for the write lock.
+const ROLLUP_BATCH_ROWS: usize = 10_000;
 
 /// A batch of samples, as `POST /api/v1/usage` receives it.
 #[derive(Debug, Clone, Deserialize)]
@@ -737,19 +741,26 @@ impl BillingService {
             },
         };
         let mut hour = next;
+        // Hours are written a batch at a time: one transaction rewrites each index page it touches once, where an
+        // hour at a time rewrote the same pages for every hour (a year's catch-up went from an hour to minutes).
+        let mut charges: Vec<LedgerCharge> = Vec::new();
         while hour <= up_to {
             if hour >= hour_of(Utc::now()) - PULL_WINDOW {
                 report.pulled += self.pull(hour).await?;
             }
             let inputs = self.store.hour_inputs(hour, None).await?;
-            let charges: Vec<LedgerCharge> = inputs
-                .iter()
-                .flat_map(|input| self.price(hour, input))
-                .filter(|line| line.amount > MilliBu::ZERO || line.usage.is_some())
-                .collect();
-            self.store.write_hour(hour, &charges).await?;
+            charges.extend(
+                inputs
+                    .iter()
+                    .flat_map(|input| self.price(hour, input))
+                    .filter(|line| line.amount > MilliBu::ZERO || line.usage.is_some()),
+            );
             report.hours += 1;
-            report.charges += charges.len() as u64;
+            if charges.len() >= ROLLUP_BATCH_ROWS || hour == up_to {
+                self.store.write_hours(hour, &charges).await?;
+                report.charges += charges.len() as u64;
+                charges.clear();
+            }
             hour += Duration::hours(1);
         }
         let Some(watermark) = self.store.rollup_watermark().await? else { return Ok(report) };

@@ -364,9 +364,9 @@ macro_rules! impl_billing_store {
                 Ok(inputs.into_values().collect())
             }
 
-            async fn write_hour(
+            async fn write_hours(
                 &self,
-                hour: chrono::DateTime<chrono::Utc>,
+                last: chrono::DateTime<chrono::Utc>,
                 charges: &[app::billing::ssr::LedgerCharge],
             ) -> Result<(), app::error::StoreError> {
                 use $crate::storage::billing_sql::*;
@@ -388,7 +388,7 @@ macro_rules! impl_billing_store {
                     query.push(MARK_ROLLED_TAIL);
                     query.build().execute(&mut *tx).await.map_err(store_error)?;
                 }
-                sqlx::query(MOVE_WATERMARK).bind(hour).execute(&mut *tx).await.map_err(store_error)?;
+                sqlx::query(MOVE_WATERMARK).bind(last).execute(&mut *tx).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)
             }
 
