@@ -300,16 +300,18 @@ pub trait BillingStore: Send + Sync + 'static {
     /// Every collector, newest first.
     async fn collectors(&self) -> Result<Vec<CollectorView>, StoreError>;
 
-    /// The collector whose token has this hash, unless revoked; records that it was used.
-    async fn use_collector(&self, token_hash: &str, now: DateTime<Utc>) -> Result<Option<i64>, StoreError>;
+    /// The collector whose token has this hash, unless revoked.
+    async fn collector_by_token(&self, token_hash: &str) -> Result<Option<i64>, StoreError>;
 
     /// The ids of the projects among `names` that exist and are not deleted.
     async fn project_ids(&self, names: &[String]) -> Result<HashMap<String, i64>, StoreError>;
 
-    /// Stores samples from `source`, skipping any already stored; returns how many were new.
+    /// Stores samples from `source`, skipping any already stored, and records that `collector` (if they came from
+    /// one) was used at `received_at`, in one transaction; returns how many samples were new.
     async fn record_samples(
         &self,
         source: &str,
+        collector: Option<i64>,
         samples: &[StoredSample],
         received_at: DateTime<Utc>,
     ) -> Result<u64, StoreError>;
@@ -650,7 +652,7 @@ impl BillingService {
         now: DateTime<Utc>,
     ) -> Result<IngestReport, IngestError> {
         let token = token.filter(|token| !token.is_empty()).ok_or(IngestError::Unauthorised)?;
-        let collector = self.store.use_collector(&token_hash(token), now).await?.ok_or(IngestError::Unauthorised)?;
+        let collector = self.store.collector_by_token(&token_hash(token)).await?.ok_or(IngestError::Unauthorised)?;
         if batch.samples.len() > self.settings.max_batch {
             return Err(IngestError::TooLarge(self.settings.max_batch));
         }
@@ -670,7 +672,8 @@ impl BillingService {
         let sent = good.len() as u64;
         good.sort_by_key(|sample| (sample.project_id, sample.resource, sample.at));
         good.dedup_by_key(|sample| (sample.project_id, sample.resource, sample.at));
-        let accepted = self.store.record_samples(&format!("collector:{collector}"), &good, now).await?;
+        let accepted =
+            self.store.record_samples(&format!("collector:{collector}"), Some(collector), &good, now).await?;
         Ok(IngestReport { accepted, duplicates: sent - accepted, rejected })
     }
 
@@ -817,7 +820,7 @@ impl BillingService {
                     Some(StoredSample { project_id, resource: reading.resource, at: hour, value })
                 })
                 .collect();
-            stored += self.store.record_samples(source.name(), &samples, Utc::now()).await?;
+            stored += self.store.record_samples(source.name(), None, &samples, Utc::now()).await?;
         }
         Ok(stored)
     }

@@ -7,8 +7,9 @@ pub(crate) const REVOKE_COLLECTOR: &str =
     "UPDATE usage_collectors SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL";
 pub(crate) const SELECT_COLLECTORS: &str = "SELECT c.id, c.name, COALESCE(u.email, '') AS created_by, c.created_at, \
      c.last_used_at, c.revoked_at FROM usage_collectors c LEFT JOIN users u ON u.id = c.created_by ORDER BY c.id DESC";
-pub(crate) const USE_COLLECTOR: &str = "UPDATE usage_collectors SET last_used_at = $2 \
-     WHERE token_hash = $1 AND revoked_at IS NULL RETURNING id";
+pub(crate) const COLLECTOR_BY_TOKEN: &str =
+    "SELECT id FROM usage_collectors WHERE token_hash = $1 AND revoked_at IS NULL";
+pub(crate) const USE_COLLECTOR: &str = "UPDATE usage_collectors SET last_used_at = $2 WHERE id = $1";
 pub(crate) const SELECT_PROJECT_IDS: &str = "SELECT name, id FROM projects WHERE deleted_at IS NULL AND name IN ";
 // Samples go in as multi-row statements (`INSERT_SAMPLES` + rows + `INSERT_SAMPLES_TAIL`); those that were new come
 // back, and their sums are added to their hours in the same way.
@@ -216,14 +217,9 @@ macro_rules! impl_billing_store {
                     .collect())
             }
 
-            async fn use_collector(
-                &self,
-                token_hash: &str,
-                now: chrono::DateTime<chrono::Utc>,
-            ) -> Result<Option<i64>, app::error::StoreError> {
-                sqlx::query_scalar($crate::storage::billing_sql::USE_COLLECTOR)
+            async fn collector_by_token(&self, token_hash: &str) -> Result<Option<i64>, app::error::StoreError> {
+                sqlx::query_scalar($crate::storage::billing_sql::COLLECTOR_BY_TOKEN)
                     .bind(token_hash)
-                    .bind(now)
                     .fetch_optional(&self.pool)
                     .await
                     .map_err($crate::storage::store_error)
@@ -252,12 +248,21 @@ macro_rules! impl_billing_store {
             async fn record_samples(
                 &self,
                 source: &str,
+                collector: Option<i64>,
                 samples: &[app::billing::ssr::StoredSample],
                 received_at: chrono::DateTime<chrono::Utc>,
             ) -> Result<u64, app::error::StoreError> {
                 use $crate::storage::billing_sql::*;
                 use $crate::storage::store_error;
                 let mut tx = self.begin_write().await.map_err(store_error)?;
+                if let Some(collector) = collector {
+                    sqlx::query(USE_COLLECTOR)
+                        .bind(collector)
+                        .bind(received_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
                 // The new samples' count and sum per project, resource and hour.
                 let mut hours: std::collections::BTreeMap<(i64, String, chrono::DateTime<chrono::Utc>), (i64, i64)> =
                     std::collections::BTreeMap::new();

@@ -142,7 +142,7 @@ macro_rules! impl_lifecycle_store {
 
             async fn finish_change(
                 &self,
-                mut tx: sqlx::Transaction<'static, $db>,
+                mut tx: <$store as $crate::storage::WriteTransactions>::Write,
                 mail: &[app::auth::ssr::OutgoingMail],
                 audit: &app::auth::ssr::NewAuditEntry,
             ) -> Result<(), app::error::StoreError> {

@@ -28,6 +28,12 @@ pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseUrl;
 
+/// The write transaction a backend's `begin_write` returns; it dereferences to the backend's connection.
+pub(crate) trait WriteTransactions {
+    /// The transaction type.
+    type Write;
+}
+
 /// How long a request waits for a database connection before it gives up (and the page says so).
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 

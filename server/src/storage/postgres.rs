@@ -30,6 +30,10 @@ pub struct PostgresStore {
     pub(crate) pool: PgPool,
 }
 
+impl super::WriteTransactions for PostgresStore {
+    type Write = Transaction<'static, Postgres>;
+}
+
 impl PostgresStore {
     /// Connects to the database `url` names and migrates it.
     pub async fn open(url: &DatabaseUrl) -> Result<Self, OpenError> {

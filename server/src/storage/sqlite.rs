@@ -52,6 +52,50 @@ impl Drop for StartupLock {
 pub struct SqliteStore {
     pub(crate) jobs_waker: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) pool: SqlitePool,
+    /// This process's writers take turns here, first come first served.
+    write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction on SQLite that holds this process's turn to write until it ends.
+///
+/// SQLite has one writer at a time; the others retry until their busy timeout, and under steady load a writer can
+/// lose every retry until it times out (seen as collectors' pushes answered 500 with "database is locked" while
+/// four large batches were being written). Taking turns in a fair queue first, a writer waits only for those ahead
+/// of it. (Processes sharing the file still meet at SQLite's own lock, with its busy timeout.)
+#[derive(Debug)]
+pub(crate) struct SqliteWrite {
+    tx: Transaction<'static, Sqlite>,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl SqliteWrite {
+    /// Commits, then gives up the turn.
+    pub(crate) async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    /// Rolls back, then gives up the turn.
+    pub(crate) async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for SqliteWrite {
+    type Target = sqlx::SqliteConnection;
+
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for SqliteWrite {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
+
+impl super::WriteTransactions for SqliteStore {
+    type Write = SqliteWrite;
 }
 
 impl SqliteStore {
@@ -81,7 +125,7 @@ impl SqliteStore {
             .await
             .map_err(connect_error)?;
         MIGRATOR.run(&pool).await.map_err(|source| OpenError::Migrate { url: url.to_string(), source })?;
-        Ok(Self { pool, jobs_waker: std::sync::Arc::default() })
+        Ok(Self { pool, jobs_waker: std::sync::Arc::default(), write_turn: std::sync::Arc::default() })
     }
 
     /// The pool, for tests that inspect tables directly.
@@ -94,9 +138,11 @@ impl SqliteStore {
         self.pool.begin().await
     }
 
-    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {
-        // Take the write lock up front so that two writers queue on the busy timeout instead of deadlocking.
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    async fn begin_write(&self) -> Result<SqliteWrite, sqlx::Error> {
+        let turn = std::sync::Arc::clone(&self.write_turn).lock_owned().await;
+        // Take the write lock up front so that two writers queue instead of deadlocking.
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok(SqliteWrite { tx, _turn: turn })
     }
 }
 
