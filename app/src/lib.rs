@@ -76,6 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("applications"), ParamSegment("id")) view=AdminArea::Application ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=AdminArea::Jobs ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("requests")) view=AdminArea::Requests ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("status")) view=AdminArea::Status ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("status"), StaticSegment("incidents")) view=HistoryArea::Incidents ssr=SsrMode::Async/>
                     <Route path=StaticSegment("applications") view=ApplicationsArea::Mine ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("applications"), StaticSegment("new")) view=ApplicationsArea::New ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("applications"), ParamSegment("id")) view=ApplicationsArea::One ssr=SsrMode::Async/>
@@ -156,6 +158,13 @@ lazy_areas! {
         Jobs => jobs::pages::AdminJobsPage,
         /// `/admin/requests`
         Requests => projects::request_pages::AdminRequestsPage,
+        /// `/admin/status`
+        Status => status::admin::AdminStatusPage,
+    }
+    /// The public incident history.
+    HistoryArea via history_area_view, __preload_history_area_view {
+        /// `/status/incidents`
+        Incidents => status::history::IncidentHistoryPage,
     }
     /// The applicant's pages.
     ApplicationsArea via applications_area_view, __preload_applications_area_view {

@@ -383,8 +383,56 @@ struct FileSettings {
     suspend_when_spent: Option<bool>,
     /// PromQL per resource (file only; `[prometheus_queries]`), each giving cores or GiB by `namespace`.
     prometheus_queries: Option<PrometheusQueriesFile>,
+    /// The service level availability is measured against (file only; `[service_level]`).
+    service_level: Option<ServiceLevelFile>,
     #[serde(default)]
     oidc_providers: Vec<OidcProviderFile>,
+}
+
+/// The `[service_level]` table of the settings file; anything left out keeps Rahti's level (JHS 174 level A).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceLevelFile {
+    /// Availability promised, in percent ("97", "99.5").
+    target: Option<String>,
+    /// Days the hours apply ("mon-fri", "all"). [default: mon-fri]
+    days: Option<String>,
+    /// The hours ("08:00-16:00"), or "always". [default: 08:00-16:00]
+    hours: Option<String>,
+    /// The hours' time zone. [default: Europe/Helsinki]
+    time_zone: Option<String>,
+}
+
+fn parse_service_level(file: &FileSettings) -> Result<app::status::ssr::ServiceLevelSettings, ConfigError> {
+    let mut level = app::status::ssr::ServiceLevelSettings::default();
+    let Some(settings) = &file.service_level else { return Ok(level) };
+    if let Some(target) = &settings.target {
+        level.target_milli_percent = parse_percent(target)
+            .ok_or_else(|| invalid("service_level.target", format!("{target:?} is not a percentage from 0 to 100")))?;
+    }
+    let hours = settings.hours.as_deref().unwrap_or("08:00-16:00");
+    level.hours = if hours.trim().eq_ignore_ascii_case("always") {
+        app::status::availability::ServiceHours::Always
+    } else {
+        app::status::availability::ServiceHours::parse(
+            settings.days.as_deref().unwrap_or("mon-fri"),
+            hours,
+            settings.time_zone.as_deref().unwrap_or("Europe/Helsinki"),
+        )
+        .map_err(|message| invalid("service_level", message))?
+    };
+    Ok(level)
+}
+
+/// "97" or "99.95" as thousandths of a percent; `None` unless it is from 0 to 100 with at most three decimals.
+fn parse_percent(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+    if fraction.len() > 3 || !fraction.chars().all(|c| c.is_ascii_digit()) || whole.is_empty() {
+        return None;
+    }
+    let whole: i64 = whole.parse().ok().filter(|whole| (0..=100).contains(whole))?;
+    let fraction: i64 = format!("{fraction:0<3}").parse().ok()?;
+    Some(whole * 1000 + fraction).filter(|value| *value <= 100_000)
 }
 
 /// The `[prometheus_queries]` table of the settings file: any query left out keeps its default.
@@ -529,6 +577,8 @@ pub struct Config {
     pub billing: app::billing::ssr::BillingSettings,
     /// The Prometheus server usage is read from, if any.
     pub prometheus: Option<PrometheusConfig>,
+    /// The service level the status page measures availability against.
+    pub service_level: app::status::ssr::ServiceLevelSettings,
 }
 
 /// The provisioning backend and its settings.
@@ -833,6 +883,7 @@ impl Config {
         billing.suspend_when_spent = args.suspend_when_spent.or(file.suspend_when_spent).unwrap_or(false);
         let applications = app::applications::ssr::ApplicationSettings { rates: billing.rates.clone(), ..applications };
         let prometheus = parse_prometheus(&args, &file)?;
+        let service_level = parse_service_level(&file)?;
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen = SocketAddr::from_str(&listen)
             .map_err(|error| invalid("listen", format!("{listen:?} is not an ADDRESS:PORT ({error})")))?;
@@ -912,6 +963,7 @@ impl Config {
             jobs,
             billing,
             prometheus,
+            service_level,
             listen,
             database_url,
             base_url,

@@ -66,7 +66,9 @@ async fn serve(config: Config) -> Result<(), Box<dyn std::error::Error + Send + 
         .await
         .map_err(|error| format!("cannot listen on {}: {error}", config.listen))?;
     let app = Application::build(config, listener).await?;
-    tracing::info!(address = %format!("http://{}", app.local_addr()), "listening");
-    app.run_until_stopped().await?;
+    let address = format!("http://{}", app.local_addr());
+    let running = app.run_until_stopped();
+    tracing::info!(%address, "listening");
+    running.await?;
     Ok(())
 }

@@ -8,6 +8,17 @@ use chrono::Utc;
 
 /// Name of the status seed in the seed ledger; a new seed needs a new name.
 pub const STATUS_SEED: &str = "status-2026-11";
+/// Name of the components' seed in the seed ledger.
+pub const COMPONENTS_SEED: &str = "components-2026-12";
+
+/// The components a container cloud's users tell apart, with what each is.
+pub const COMPONENTS: [(&str, &str); 5] = [
+    ("Web console", "The browser interface for projects, builds and deployments."),
+    ("API", "The Kubernetes and OpenShift API that the command-line tools and pipelines use."),
+    ("Image registry", "The integrated registry that builds push to and deployments pull from."),
+    ("Storage", "Persistent volumes."),
+    ("Routers", "Routes and load balancing of traffic into the cluster."),
+];
 
 fn rated(value: &str, state: Health) -> RatedValue {
     RatedValue { value: value.to_owned(), state }
@@ -78,11 +89,15 @@ pub fn status_seed() -> StatusSeed {
     }
 }
 
-/// Seeds the status content unless it was seeded before. Returns whether this call seeded it.
+/// Seeds the status content, and the components, unless each was seeded before. Returns whether this call seeded
+/// the status content.
 pub async fn seed_status(store: &dyn StatusStore) -> Result<bool, StoreError> {
     let seeded = store.seed_status_once(STATUS_SEED, &status_seed(), Utc::now()).await?;
     if seeded {
         tracing::info!(seed = STATUS_SEED, "status content seeded");
+    }
+    if store.seed_components_once(COMPONENTS_SEED, &COMPONENTS, Utc::now()).await? {
+        tracing::info!(seed = COMPONENTS_SEED, "status components seeded");
     }
     Ok(seeded)
 }

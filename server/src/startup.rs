@@ -136,7 +136,7 @@ impl Application {
             tracing::info!(directory = %dir.display(), "mail is written to a directory, not sent");
         }
 
-        let status = Arc::new(StatusService::new(store.clone()));
+        let status = Arc::new(StatusService::new(store.clone(), config.service_level.clone()));
         let auth = Arc::new(AuthService::new(
             store.clone(),
             Arc::new(TemplateRenderer::new(&config.base_url)),
@@ -233,6 +233,8 @@ impl Application {
         let router = Router::new()
             .route("/status.json", get(status::json))
             .route("/status/feed.atom", get(status::atom))
+            .route("/status/incidents.atom", get(status::incidents_atom))
+            .route("/status/maintenance.atom", get(status::maintenance_atom))
             .route("/healthz", get(health::live))
             .route("/readyz", get(health::ready))
             .route("/metrics", get(metrics::serve))
@@ -268,7 +270,7 @@ impl Application {
         tracing::info!(backend = runner.backend(), "provisioning backend ready");
         let mut tasks = vec![
             tokio::spawn(sessions::delete_expired_forever(store.session_store())),
-            tokio::spawn(keep_status_fresh(status, config.status_refresh)),
+            tokio::spawn(keep_status_fresh(status, config.status_refresh, store.status_changes())),
             tokio::spawn(precompress_assets(pkg_dir)),
             // The admins' daily digest, and the daily sweep of projects (expiry reminders, expiry, deletion after
             // the grace period).
@@ -300,9 +302,11 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.run_until(shutdown_signal()).await
+    /// Serves until SIGINT or SIGTERM, then lets in-flight requests finish. The signals are caught from the moment
+    /// this is called (before the returned future first runs), so that announcing the address after it is safe.
+    pub fn run_until_stopped(self) -> impl Future<Output = std::io::Result<()>> {
+        let signal = shutdown_signal();
+        self.run_until(signal)
     }
 
     /// Serves until `signal` completes, then lets in-flight requests finish and closes the database.
@@ -375,14 +379,18 @@ fn leptos_router(
         .with_state(leptos.clone())
 }
 
-/// Picks up status changes made by other processes; logs an outage once, and the recovery.
-async fn keep_status_fresh(status: Arc<StatusService>, every: Duration) {
+/// Picks up status changes made by other processes, at once when the database tells (`changed`) and every `every`
+/// otherwise; logs an outage once, and the recovery.
+async fn keep_status_fresh(status: Arc<StatusService>, every: Duration, changed: Arc<tokio::sync::Notify>) {
     // The first check waits a period: the first request loads the content anyway.
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = changed.notified() => {}
+        }
         match status.sync().await {
             Ok(_) if failing => {
                 failing = false;
@@ -407,27 +415,38 @@ async fn precompress_assets(dir: std::path::PathBuf) {
     }
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Completes at SIGINT or SIGTERM; both are caught from the call on.
+fn shutdown_signal() -> impl Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt());
+    let mut terminate = signal(SignalKind::terminate());
+    async move {
+        let interrupt = async {
+            match interrupt.as_mut() {
+                Ok(stream) => {
+                    stream.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGINT");
+                    std::future::pending::<()>().await;
+                }
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
+        };
+        let terminate = async {
+            match terminate.as_mut() {
+                Ok(stream) => {
+                    stream.recv().await;
+                }
+                Err(error) => {
+                    tracing::error!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
             }
+        };
+        tokio::select! {
+            () = interrupt => tracing::info!("SIGINT received; finishing requests in flight"),
+            () = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
         }
-    };
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received; finishing requests in flight"),
-        () = terminate => tracing::info!("SIGTERM received; finishing requests in flight"),
     }
 }
 

@@ -1,5 +1,10 @@
-//! The public status page: maturity matrix, service level, work remaining and known issues.
+//! The public status page: the components and their incidents, announced maintenance, the maturity matrix,
+//! service level, work remaining and known issues; the incident history; the admins' operations page.
 
+pub mod admin;
+#[cfg(feature = "ssr")]
+pub mod availability;
+pub mod history;
 pub mod model;
 #[cfg(feature = "ssr")]
 pub mod ssr;
@@ -10,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::components::ErrorNotice;
 use crate::error::AppError;
-use model::{IssueStatus, MaturityIndicator, RatedValue, ServiceSummary, WorkArea};
+use model::{ComponentStatus, IssueStatus, MaturityIndicator, RatedValue, ServiceSummary, WorkArea};
 
 /// A date as the page shows it, made on the server (so that the browser needs no calendar code): the instant for
 /// `<time datetime>` and the day in words.
@@ -41,9 +46,83 @@ pub struct PageIssue {
     pub updated: DateText,
 }
 
+/// A component as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageComponent {
+    /// Name.
+    pub name: String,
+    /// What it is.
+    pub description: String,
+    /// Now.
+    pub status: ComponentStatus,
+    /// The last 90 days' worst status, a letter a day, oldest first (see [`day_letter`]).
+    pub days: String,
+    /// The days that were not operational: their place in `days` and what happened, in words.
+    pub notes: Vec<(u16, String)>,
+    /// "99.95% available in service hours over 90 days", or why there is no figure.
+    pub availability: String,
+}
+
+/// A letter for a day's worst status, as [`PageComponent::days`] holds it.
+pub fn day_letter(status: ComponentStatus) -> char {
+    match status {
+        ComponentStatus::Operational => 'o',
+        ComponentStatus::UnderMaintenance => 'm',
+        ComponentStatus::Degraded => 'd',
+        ComponentStatus::PartialOutage => 'p',
+        ComponentStatus::MajorOutage => 'x',
+    }
+}
+
+/// An incident as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageIncident {
+    /// Id, for the anchor.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Where it stands.
+    pub status: IssueStatus,
+    /// "7 December 2026 14:05 UTC".
+    pub opened: String,
+    /// When it was resolved, in words.
+    pub resolved: Option<String>,
+    /// Affected components and how.
+    pub components: Vec<(String, ComponentStatus)>,
+    /// Updates, newest first: when (in words), status, message.
+    pub updates: Vec<(String, IssueStatus, String)>,
+}
+
+/// A maintenance window as the page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageMaintenance {
+    /// Id, for the anchor.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// What is done.
+    pub description: String,
+    /// "8 December 2026 10:00 to 12:00 Europe/Helsinki time".
+    pub when: String,
+    /// Affected components, joined.
+    pub components: String,
+    /// Whether it is going on now.
+    pub in_progress: bool,
+}
+
 /// What the status page shows: the report, with its dates in words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusPageData {
+    /// The worst status of any component.
+    pub overall: ComponentStatus,
+    /// Components in display order.
+    pub components: Vec<PageComponent>,
+    /// Open incidents, newest first.
+    pub incidents: Vec<PageIncident>,
+    /// Maintenance in progress or to come, soonest first.
+    pub maintenance: Vec<PageMaintenance>,
+    /// The service hours and the availability target, in words.
+    pub service_hours: String,
     /// When the content last changed.
     pub updated: DateText,
     /// Stage and service level.
@@ -57,13 +136,44 @@ pub struct StatusPageData {
 }
 
 #[cfg(feature = "ssr")]
-impl From<&model::StatusReport> for StatusPageData {
-    fn from(report: &model::StatusReport) -> Self {
+impl StatusPageData {
+    fn of(report: &model::StatusReport, level: &ssr::ServiceLevelSettings) -> Self {
         let date = |at: &chrono::DateTime<chrono::Utc>| DateText {
             instant: at.to_rfc3339(),
             words: at.format("%-d %B %Y").to_string(),
         };
+        let zone = match &level.hours {
+            availability::ServiceHours::Weekly { zone, .. } => *zone,
+            availability::ServiceHours::Always => chrono_tz::UTC,
+        };
+        let now = chrono::Utc::now();
         Self {
+            overall: report.overall,
+            components: report.components.iter().map(|component| page_component(component, zone)).collect(),
+            incidents: report
+                .incidents
+                .iter()
+                .filter(|incident| incident.resolved_at.is_none())
+                .map(page_incident)
+                .collect(),
+            maintenance: report
+                .maintenance
+                .iter()
+                .map(|window| PageMaintenance {
+                    id: window.id,
+                    title: window.title.clone(),
+                    description: window.description.clone(),
+                    when: window_words(window.starts_at, window.ends_at, zone),
+                    components: window.components.join(", "),
+                    in_progress: window.starts_at <= now,
+                })
+                .collect(),
+            service_hours: format!(
+                "Availability counts within service hours ({}) and leaves out announced maintenance; the target is \
+                 {}%.",
+                level.hours.describe(),
+                availability::milli_percent_text(level.target_milli_percent)
+            ),
             updated: date(&report.updated_at),
             service: report.service.clone(),
             maturity: report.maturity.clone(),
@@ -85,12 +195,109 @@ impl From<&model::StatusReport> for StatusPageData {
     }
 }
 
+/// An instant in words, to the minute, in UTC: "7 December 2026 14:05 UTC".
+#[cfg(feature = "ssr")]
+pub fn moment_words(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%-d %B %Y %H:%M UTC").to_string()
+}
+
+/// A window in the service hours' zone: "8 December 2026 10:00 to 12:00, Europe/Helsinki time".
+#[cfg(feature = "ssr")]
+fn window_words(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    let (from, to) = (from.with_timezone(&zone), to.with_timezone(&zone));
+    let end = if from.date_naive() == to.date_naive() { to.format("%H:%M") } else { to.format("%-d %B %Y %H:%M") };
+    format!("{} to {end}, {zone} time", from.format("%-d %B %Y %H:%M"))
+}
+
+#[cfg(feature = "ssr")]
+fn page_component(component: &model::Component, zone: chrono_tz::Tz) -> PageComponent {
+    let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+    let count = component.last_90_days.len();
+    let notes = component
+        .last_90_days
+        .iter()
+        .enumerate()
+        .filter(|(_, status)| **status != ComponentStatus::Operational)
+        .map(|(index, status)| {
+            let day = today - chrono::Duration::days((count - 1 - index) as i64);
+            (u16::try_from(index).unwrap_or(u16::MAX), format!("{}: {}", day.format("%-d %B"), status.label()))
+        })
+        .collect();
+    PageComponent {
+        name: component.name.clone(),
+        description: component.description.clone(),
+        status: component.status,
+        days: component.last_90_days.iter().map(|status| day_letter(*status)).collect(),
+        notes,
+        availability: match &component.availability_90_days {
+            Some(percent) => format!("{percent}% available in service hours over 90 days"),
+            None => "No service hours in the last 90 days".to_owned(),
+        },
+    }
+}
+
+/// An incident as pages show it.
+#[cfg(feature = "ssr")]
+pub fn page_incident(incident: &model::Incident) -> PageIncident {
+    PageIncident {
+        id: incident.id,
+        title: incident.title.clone(),
+        status: incident.status,
+        opened: moment_words(incident.opened_at),
+        resolved: incident.resolved_at.map(moment_words),
+        components: incident.components.iter().map(|affected| (affected.component.clone(), affected.impact)).collect(),
+        updates: incident
+            .updates
+            .iter()
+            .map(|update| (moment_words(update.at), update.status, update.message.clone()))
+            .collect(),
+    }
+}
+
 /// The current status report, as the page shows it.
 #[server(prefix = "/api", endpoint = "status")]
 pub async fn get_status() -> Result<StatusPageData, AppError> {
     let state = crate::ssr::app_state()?;
     let report = state.status.report().await.map_err(crate::ssr::respond_with_error)?;
-    Ok(StatusPageData::from(&*report))
+    Ok(StatusPageData::of(&report, state.status.settings()))
+}
+
+/// The admins' incident form: a new incident (title, status, message, impacts) or an update (status, message,
+/// changed impacts). `impacts` maps a component's id to its impact; an empty choice leaves it out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentForm {
+    /// One-line summary (new incidents only).
+    #[serde(default)]
+    pub title: String,
+    /// The status from now on.
+    #[serde(default)]
+    pub status: String,
+    /// What was found or done.
+    #[serde(default)]
+    pub message: String,
+    /// Component id to impact.
+    #[serde(default)]
+    pub impacts: std::collections::BTreeMap<String, String>,
+}
+
+/// The admins' maintenance form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaintenanceForm {
+    /// One-line summary.
+    #[serde(default)]
+    pub title: String,
+    /// What is done and what users notice.
+    #[serde(default)]
+    pub description: String,
+    /// Start, local time (`YYYY-MM-DDTHH:MM`).
+    #[serde(default)]
+    pub starts: String,
+    /// End, local time.
+    #[serde(default)]
+    pub ends: String,
+    /// The components' ids (the keys; a checked box sends "on").
+    #[serde(default)]
+    pub components: std::collections::BTreeMap<String, String>,
 }
 
 /// `/status`.
@@ -114,12 +321,57 @@ pub fn StatusPage() -> impl IntoView {
 
 #[component]
 fn StatusReportView(report: StatusPageData) -> impl IntoView {
-    let StatusPageData { updated, service, maturity, work_remaining, known_issues } = report;
+    let StatusPageData {
+        overall,
+        components,
+        incidents,
+        maintenance,
+        service_hours,
+        updated,
+        service,
+        maturity,
+        work_remaining,
+        known_issues,
+    } = report;
+    let overall_text = match overall {
+        ComponentStatus::Operational => "All components are operational.",
+        ComponentStatus::UnderMaintenance => "Maintenance is in progress.",
+        ComponentStatus::Degraded => "Some components are degraded.",
+        ComponentStatus::PartialOutage => "Some components have a partial outage.",
+        ComponentStatus::MajorOutage => "Some components have a major outage.",
+    };
     view! {
-        <p class="lede">
-            "Last updated " <Date at=updated/> ". Also available as "
-            <a href="/status.json">"JSON"</a> " and as an " <a href="/status/feed.atom">"Atom feed"</a> "."
+        <p class=format!("overall component-{overall}")>
+            <span class="badge">{overall.label()}</span> " " {overall_text}
         </p>
+        <p class="lede">
+            "Last updated " <Date at=updated/> ". Also as " <a href="/status.json">"JSON"</a>
+            " and as Atom feeds of " <a href="/status/incidents.atom">"incidents"</a> ", "
+            <a href="/status/maintenance.atom">"maintenance"</a> " and " <a href="/status/feed.atom">"known issues"</a>
+            ". " <a href="/status/incidents">"Past incidents and availability"</a> "."
+        </p>
+        {(!incidents.is_empty()).then(|| view! {
+            <section aria-labelledby="incidents-heading">
+                <h2 id="incidents-heading">"Open incidents"</h2>
+                {incidents.into_iter().map(|incident| view! { <IncidentCard incident/> }).collect_view()}
+            </section>
+        })}
+        <Components components service_hours/>
+        {(!maintenance.is_empty()).then(|| view! {
+            <section aria-labelledby="maintenance-heading">
+                <h2 id="maintenance-heading">"Maintenance"</h2>
+                {maintenance.into_iter().map(|window| view! {
+                    <article class="card" id=format!("maintenance-{}", window.id)>
+                        <h3>{window.title}</h3>
+                        <p>
+                            <span class="badge">{if window.in_progress { "In progress" } else { "Announced" }}</span>
+                            " " {window.when} ". Affects " {window.components} "."
+                        </p>
+                        <p class="prose-text">{window.description}</p>
+                    </article>
+                }).collect_view()}
+            </section>
+        })}
         <section aria-labelledby="service-heading" class="card">
             <h2 id="service-heading">"Service level"</h2>
             <p class="service-level">
@@ -129,6 +381,65 @@ fn StatusReportView(report: StatusPageData) -> impl IntoView {
         <MaturityMatrix rows=maturity/>
         <WorkRemaining areas=work_remaining/>
         <KnownIssues issues=known_issues/>
+    }
+}
+
+#[component]
+fn Components(components: Vec<PageComponent>, service_hours: String) -> impl IntoView {
+    view! {
+        <section aria-labelledby="components-heading">
+            <h2 id="components-heading">"Components"</h2>
+            <p class="hint">{service_hours}</p>
+            <ul class="components">
+                {components.into_iter().map(|component| {
+                    let PageComponent { name, description, status, days, notes, availability } = component;
+                    let label = format!("{name}, last 90 days: {availability}.");
+                    view! {
+                        <li class="component">
+                            <p>
+                                <strong>{name}</strong> " "
+                                <span class=format!("badge component-{status}")>{status.label()}</span>
+                            </p>
+                            <p class="hint">{description}</p>
+                            <svg class="days" viewBox="0 0 270 16" role="img" aria-label=label>
+                                {days.chars().enumerate().map(|(index, letter)| {
+                                    let note = notes.iter().find(|(at, _)| usize::from(*at) == index).map(|(_, note)| note.clone());
+                                    view! {
+                                        <rect x=(index * 3).to_string() width="2" height="16" class=format!("day-{letter}")>
+                                            {note.map(|note| view! { <title>{note}</title> })}
+                                        </rect>
+                                    }
+                                }).collect_view()}
+                            </svg>
+                            <p class="hint">{availability}</p>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
+    }
+}
+
+/// An incident with its affected components and updates.
+#[component]
+pub fn IncidentCard(incident: PageIncident) -> impl IntoView {
+    let PageIncident { id, title, status, opened, resolved, components, updates } = incident;
+    view! {
+        <article class="card incident" id=format!("incident-{id}")>
+            <h3>{title}</h3>
+            <p>
+                <span class=format!("badge status-{status}")>{status.label()}</span>
+                " Opened " {opened} {resolved.map(|at| format!("; resolved {at}"))} "."
+            </p>
+            {(!components.is_empty()).then(|| view! {
+                <p>"Affects: " {components.into_iter().map(|(name, impact)| format!("{name} ({})", impact.label().to_lowercase())).collect::<Vec<_>>().join(", ")}</p>
+            })}
+            <ol class="updates">
+                {updates.into_iter().map(|(at, status, message)| view! {
+                    <li><strong>{status.label()}</strong> " · " <span class="hint">{at}</span><p class="prose-text">{message}</p></li>
+                }).collect_view()}
+            </ol>
+        </article>
     }
 }
 

@@ -8,8 +8,9 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Version of the `/status.json` schema; bumped on any incompatible change.
-pub const STATUS_SCHEMA_VERSION: u32 = 1;
+/// Version of the `/status.json` schema. Version 2 added the components, incidents and maintenance windows;
+/// every field of version 1 is kept as it was.
+pub const STATUS_SCHEMA_VERSION: u32 = 2;
 
 /// How good a maturity value is. Shown by colour and by text, never colour alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -97,6 +98,157 @@ impl IssueStatus {
             IssueStatus::Resolved => "Resolved",
         }
     }
+}
+
+/// How a component is doing, in order of increasing concern: the worst of several is the greatest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentStatus {
+    /// Working normally.
+    Operational,
+    /// In an announced maintenance window.
+    UnderMaintenance,
+    /// Working, but slower or with errors.
+    Degraded,
+    /// Down for some users or some functions.
+    PartialOutage,
+    /// Down.
+    MajorOutage,
+}
+
+impl ComponentStatus {
+    /// All values, in order of increasing concern.
+    pub const ALL: [ComponentStatus; 5] = [
+        ComponentStatus::Operational,
+        ComponentStatus::UnderMaintenance,
+        ComponentStatus::Degraded,
+        ComponentStatus::PartialOutage,
+        ComponentStatus::MajorOutage,
+    ];
+
+    /// What an incident can do to a component ("operational" takes it out of the incident).
+    pub const IMPACTS: [ComponentStatus; 4] = [
+        ComponentStatus::Operational,
+        ComponentStatus::Degraded,
+        ComponentStatus::PartialOutage,
+        ComponentStatus::MajorOutage,
+    ];
+
+    /// Parses the stored form (`operational`, `under_maintenance`, `degraded`, `partial_outage`, `major_outage`).
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| ParseError::new("component status", text))
+    }
+
+    /// The stored and serialised form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "operational",
+            ComponentStatus::UnderMaintenance => "under_maintenance",
+            ComponentStatus::Degraded => "degraded",
+            ComponentStatus::PartialOutage => "partial_outage",
+            ComponentStatus::MajorOutage => "major_outage",
+        }
+    }
+
+    /// The words a reader sees next to the colour.
+    pub fn label(self) -> &'static str {
+        match self {
+            ComponentStatus::Operational => "Operational",
+            ComponentStatus::UnderMaintenance => "Under maintenance",
+            ComponentStatus::Degraded => "Degraded performance",
+            ComponentStatus::PartialOutage => "Partial outage",
+            ComponentStatus::MajorOutage => "Major outage",
+        }
+    }
+
+    /// Whether this counts as the component being unavailable (degraded service still counts as available).
+    pub fn is_outage(self) -> bool {
+        matches!(self, ComponentStatus::PartialOutage | ComponentStatus::MajorOutage)
+    }
+}
+
+impl fmt::Display for ComponentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A part of the service whose status is shown on its own ("Web console", "Image registry").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Component {
+    /// Stable identifier.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// What it is, for readers who do not know.
+    pub description: String,
+    /// Its status now.
+    pub status: ComponentStatus,
+    /// The share of service hours it was available over the last 90 days, in percent with up to three decimals;
+    /// `None` when those days held no service hours.
+    pub availability_90_days: Option<String>,
+    /// The worst status of each of the last 90 days, oldest first, for the page's bars (not in `/status.json`).
+    #[serde(skip)]
+    pub last_90_days: Vec<ComponentStatus>,
+}
+
+/// An incident's effect on one component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AffectedComponent {
+    /// The component's name.
+    pub component: String,
+    /// What the incident does to it now (or did, when it was resolved).
+    pub impact: ComponentStatus,
+}
+
+/// A timestamped message of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentUpdate {
+    /// The incident's status from this update on.
+    pub status: IssueStatus,
+    /// What was found or done.
+    pub message: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Something that went wrong with the service, from its opening to its resolution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Incident {
+    /// Stable identifier; also the `#incident-{id}` anchor.
+    pub id: i64,
+    /// One-line summary.
+    pub title: String,
+    /// Where it stands.
+    pub status: IssueStatus,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// When it was resolved; `None` while open.
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// The components it affects.
+    pub components: Vec<AffectedComponent>,
+    /// Its updates, newest first.
+    pub updates: Vec<IncidentUpdate>,
+}
+
+/// An announced window of maintenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maintenance {
+    /// Stable identifier.
+    pub id: i64,
+    /// One-line summary.
+    pub title: String,
+    /// What is done and what users notice.
+    pub description: String,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends.
+    pub ends_at: DateTime<Utc>,
+    /// The components it affects, by name.
+    pub components: Vec<String>,
 }
 
 /// A value that is not one of an enumeration's stored forms.
@@ -187,6 +339,14 @@ pub struct StatusReport {
     pub work_remaining: Vec<WorkArea>,
     /// Known issues, most recently updated first.
     pub known_issues: Vec<KnownIssue>,
+    /// The worst status of any component now (since version 2).
+    pub overall: ComponentStatus,
+    /// The components, in display order (since version 2).
+    pub components: Vec<Component>,
+    /// Open incidents, and those resolved in the last seven days; newest first (since version 2).
+    pub incidents: Vec<Incident>,
+    /// Maintenance windows in progress or announced, soonest first (since version 2).
+    pub maintenance: Vec<Maintenance>,
 }
 
 impl fmt::Display for Health {

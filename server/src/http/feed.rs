@@ -42,6 +42,126 @@ fn entry(issue: &KnownIssue, page: &str) -> atom_syndication::Entry {
         .build()
 }
 
+/// `/status/incidents.atom`: one entry per incident on the page (open, or resolved in the last days), updated with
+/// each of its updates.
+pub fn incidents_feed(report: &StatusReport, base_url: &Url) -> String {
+    let page = absolute(base_url, "status");
+    let entries = report
+        .incidents
+        .iter()
+        .map(|incident| {
+            let link = format!("{page}#incident-{}", incident.id);
+            let updated = incident.updates.first().map_or(incident.opened_at, |update| update.at);
+            let affected: Vec<String> = incident
+                .components
+                .iter()
+                .map(|affected| format!("{}: {}", affected.component, affected.impact.label()))
+                .collect();
+            let mut body = format!("Status: {}.", incident.status.label());
+            if !affected.is_empty() {
+                body.push_str(&format!("\nAffected: {}.", affected.join("; ")));
+            }
+            for update in &incident.updates {
+                body.push_str(&format!(
+                    "\n\n{} UTC, {}: {}",
+                    update.at.format("%Y-%m-%d %H:%M"),
+                    update.status.label(),
+                    update.message
+                ));
+            }
+            let summary = incident.updates.first().map_or_else(String::new, |update| update.message.clone());
+            EntryBuilder::default()
+                .id(link.clone())
+                .title(Text::plain(format!("{} ({})", incident.title, incident.status.label())))
+                .updated(updated.fixed_offset())
+                .published(Some(incident.opened_at.fixed_offset()))
+                .links(vec![alternate(link)])
+                .summary(Some(Text::plain(summary)))
+                .content(Some(
+                    ContentBuilder::default().content_type(Some("text".to_owned())).value(Some(body)).build(),
+                ))
+                .build()
+        })
+        .collect();
+    feed(
+        report,
+        base_url,
+        "status/incidents.atom",
+        "Berth service status: incidents",
+        "Incidents with the container cloud and their updates.",
+        entries,
+    )
+}
+
+/// `/status/maintenance.atom`: one entry per maintenance window in progress or announced.
+pub fn maintenance_feed(report: &StatusReport, base_url: &Url) -> String {
+    let page = absolute(base_url, "status");
+    let entries = report
+        .maintenance
+        .iter()
+        .map(|window| {
+            let link = format!("{page}#maintenance-{}", window.id);
+            let when = format!(
+                "{} to {} UTC",
+                window.starts_at.format("%Y-%m-%d %H:%M"),
+                window.ends_at.format("%Y-%m-%d %H:%M")
+            );
+            let body = format!("{when}. Affects: {}.\n\n{}", window.components.join(", "), window.description);
+            EntryBuilder::default()
+                .id(link.clone())
+                .title(Text::plain(format!("Maintenance: {}", window.title)))
+                .updated(report.updated_at.fixed_offset())
+                .published(Some(window.starts_at.fixed_offset()))
+                .links(vec![alternate(link)])
+                .summary(Some(Text::plain(when)))
+                .content(Some(
+                    ContentBuilder::default().content_type(Some("text".to_owned())).value(Some(body)).build(),
+                ))
+                .build()
+        })
+        .collect();
+    feed(
+        report,
+        base_url,
+        "status/maintenance.atom",
+        "Berth service status: maintenance",
+        "Announced maintenance of the container cloud.",
+        entries,
+    )
+}
+
+fn alternate(href: String) -> atom_syndication::Link {
+    LinkBuilder::default().href(href).rel("alternate").mime_type(Some("text/html".to_owned())).build()
+}
+
+fn feed(
+    report: &StatusReport,
+    base_url: &Url,
+    path: &str,
+    title: &str,
+    subtitle: &str,
+    entries: Vec<atom_syndication::Entry>,
+) -> String {
+    let page = absolute(base_url, "status");
+    FeedBuilder::default()
+        .id(absolute(base_url, path))
+        .title(Text::plain(title))
+        .subtitle(Some(Text::plain(subtitle)))
+        .updated(report.updated_at.fixed_offset())
+        .authors(vec![PersonBuilder::default().name("Berth").uri(Some(absolute(base_url, ""))).build()])
+        .links(vec![
+            LinkBuilder::default()
+                .href(absolute(base_url, path))
+                .rel("self")
+                .mime_type(Some("application/atom+xml".to_owned()))
+                .build(),
+            alternate(page),
+        ])
+        .entries(entries)
+        .build()
+        .to_string()
+}
+
 fn absolute(base_url: &Url, path: &str) -> String {
     base_url.join(path).map(String::from).unwrap_or_else(|_| format!("{base_url}{path}"))
 }
@@ -72,6 +192,10 @@ mod tests {
                 opened_at: at,
                 updated_at: at,
             }],
+            overall: app::status::model::ComponentStatus::Operational,
+            components: vec![],
+            incidents: vec![],
+            maintenance: vec![],
         };
         let base = Url::parse("https://berth.example.org/portal/").unwrap();
         let xml = known_issues_feed(&report, &base);

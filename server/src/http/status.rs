@@ -55,18 +55,22 @@ pub struct Document {
     brotli: Bytes,
 }
 
-/// The status documents of one revision.
+/// The status documents of one report (a revision of the content, as computed at one moment).
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The content revision these documents show.
-    pub revision: i64,
+    /// The report these documents show.
+    report: Arc<StatusReport>,
     last_modified: DateTime<Utc>,
     /// `/status`.
     pub html: Document,
     /// `/status.json`.
     pub json: Document,
-    /// `/status/feed.atom`.
+    /// `/status/feed.atom`: known issues.
     pub atom: Document,
+    /// `/status/incidents.atom`.
+    pub incidents: Document,
+    /// `/status/maintenance.atom`.
+    pub maintenance: Document,
 }
 
 /// Builds status documents on demand and keeps the latest in memory.
@@ -80,7 +84,7 @@ pub struct StatusPages {
 
 impl std::fmt::Debug for StatusPages {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let revision = self.snapshot.load().as_ref().map(|snapshot| snapshot.revision);
+        let revision = self.snapshot.load().as_ref().map(|snapshot| snapshot.report.revision);
         f.debug_struct("StatusPages").field("revision", &revision).finish_non_exhaustive()
     }
 }
@@ -101,26 +105,32 @@ impl StatusPages {
         if let Some(snapshot) = self.fresh(&report) {
             return Ok(snapshot);
         }
-        let snapshot = Arc::new(self.build(&report).await.map_err(|error| app::error::report_internal(&error))?);
+        let snapshot =
+            Arc::new(self.build(Arc::clone(&report)).await.map_err(|error| app::error::report_internal(&error))?);
         self.snapshot.store(Some(Arc::clone(&snapshot)));
-        tracing::info!(revision = snapshot.revision, "status documents rendered");
+        tracing::debug!(revision = snapshot.report.revision, "status documents rendered");
         Ok(snapshot)
     }
 
-    fn fresh(&self, report: &StatusReport) -> Option<Arc<Snapshot>> {
-        self.snapshot.load_full().filter(|snapshot| snapshot.revision == report.revision)
+    fn fresh(&self, report: &Arc<StatusReport>) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full().filter(|snapshot| Arc::ptr_eq(&snapshot.report, report))
     }
 
-    async fn build(&self, report: &StatusReport) -> Result<Snapshot, RenderError> {
+    async fn build(&self, report: Arc<StatusReport>) -> Result<Snapshot, RenderError> {
         let (html, csp) = self.render_html().await?;
-        let json = serde_json::to_vec_pretty(report).map_err(RenderError::Json)?;
-        let atom = super::feed::known_issues_feed(report, &self.base_url);
+        let json = serde_json::to_vec_pretty(&*report).map_err(RenderError::Json)?;
+        let atom = super::feed::known_issues_feed(&report, &self.base_url);
+        let incidents = super::feed::incidents_feed(&report, &self.base_url);
+        let maintenance = super::feed::maintenance_feed(&report, &self.base_url);
+        let feed = |body: String| Document::new("application/atom+xml; charset=utf-8", Bytes::from(body));
         Ok(Snapshot {
-            revision: report.revision,
             last_modified: report.updated_at,
             html: Document { csp, ..Document::new("text/html; charset=utf-8", html) },
             json: Document::new("application/json", Bytes::from(json)),
-            atom: Document::new("application/atom+xml; charset=utf-8", Bytes::from(atom)),
+            atom: feed(atom),
+            incidents: feed(incidents),
+            maintenance: feed(maintenance),
+            report,
         })
     }
 
@@ -267,10 +277,24 @@ pub async fn json(State(pages): State<Arc<StatusPages>>, headers: HeaderMap) -> 
     }
 }
 
-/// `GET /status/feed.atom`.
+/// `GET /status/feed.atom`: known issues.
 pub async fn atom(State(pages): State<Arc<StatusPages>>, headers: HeaderMap) -> Response {
+    feed(&pages, &headers, |snapshot| &snapshot.atom).await
+}
+
+/// `GET /status/incidents.atom`.
+pub async fn incidents_atom(State(pages): State<Arc<StatusPages>>, headers: HeaderMap) -> Response {
+    feed(&pages, &headers, |snapshot| &snapshot.incidents).await
+}
+
+/// `GET /status/maintenance.atom`.
+pub async fn maintenance_atom(State(pages): State<Arc<StatusPages>>, headers: HeaderMap) -> Response {
+    feed(&pages, &headers, |snapshot| &snapshot.maintenance).await
+}
+
+async fn feed(pages: &StatusPages, headers: &HeaderMap, document: fn(&Snapshot) -> &Document) -> Response {
     match pages.current().await {
-        Ok(snapshot) => snapshot.atom.respond(&headers, snapshot.last_modified),
+        Ok(snapshot) => document(&snapshot).respond(headers, snapshot.last_modified),
         Err(error) => error_response(&error, "text/plain; charset=utf-8", error.to_string()),
     }
 }

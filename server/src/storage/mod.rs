@@ -96,9 +96,13 @@ pub trait Store:
     /// Closes the pool, waiting for connections in use to be returned.
     async fn close(&self);
 
-    /// A task that wakes this process's job runner when another process queues a job (PostgreSQL's
-    /// `LISTEN/NOTIFY`); `None` where one process is all there is (SQLite), which wakes its runner itself.
+    /// A task that wakes this process's job runner when another process queues a job, and its status page when
+    /// another process changes the status content (PostgreSQL's `LISTEN/NOTIFY`); `None` where one process is all
+    /// there is (SQLite), which wakes both itself.
     fn job_wakeups(&self) -> Option<futures_util::future::BoxFuture<'static, ()>>;
+
+    /// Notified when another process changed the status content.
+    fn status_changes(&self) -> Arc<tokio::sync::Notify>;
 }
 
 /// A failure to open the database at startup.

@@ -30,6 +30,10 @@ macro_rules! impl_store {
                 self.pool.close().await;
             }
 
+            fn status_changes(&self) -> std::sync::Arc<tokio::sync::Notify> {
+                std::sync::Arc::clone(&self.status_waker)
+            }
+
             fn job_wakeups(&self) -> Option<futures_util::future::BoxFuture<'static, ()>> {
                 let wakeups: fn(&Self) -> Option<futures_util::future::BoxFuture<'static, ()>> = $wakeups;
                 wakeups(self)

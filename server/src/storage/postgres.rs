@@ -27,6 +27,7 @@ const MAX_CONNECTIONS: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pub(crate) jobs_waker: std::sync::Arc<tokio::sync::Notify>,
+    pub(crate) status_waker: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) pool: PgPool,
 }
 
@@ -46,7 +47,7 @@ impl PostgresStore {
             .await
             .map_err(connect_error)?;
         MIGRATOR.run(&pool).await.map_err(|source| OpenError::Migrate { url: url.to_string(), source })?;
-        Ok(Self { pool, jobs_waker: std::sync::Arc::default() })
+        Ok(Self { pool, jobs_waker: std::sync::Arc::default(), status_waker: std::sync::Arc::default() })
     }
 
     /// The pool, for tests that inspect tables directly.
@@ -63,8 +64,13 @@ impl PostgresStore {
     }
 
     /// Listens on the `berth_jobs` channel (a trigger on `jobs` notifies it when a job is queued) and wakes this
-    /// process's runner; reconnects after a lost connection. Never returns.
-    async fn listen_for_jobs(pool: PgPool, waker: std::sync::Arc<tokio::sync::Notify>) {
+    /// process's runner, and on `berth_status` (a trigger on `status_meta` when the revision moves) and wakes its
+    /// status page; reconnects after a lost connection. Never returns.
+    async fn listen_for_changes(
+        pool: PgPool,
+        waker: std::sync::Arc<tokio::sync::Notify>,
+        status: std::sync::Arc<tokio::sync::Notify>,
+    ) {
         let mut failing = false;
         loop {
             let mut listener = match sqlx::postgres::PgListener::connect_with(&pool).await {
@@ -78,7 +84,7 @@ impl PostgresStore {
                     continue;
                 }
             };
-            if let Err(error) = listener.listen(JOBS_CHANNEL).await {
+            if let Err(error) = listener.listen_all([JOBS_CHANNEL, STATUS_CHANNEL]).await {
                 tracing::warn!(error = %app::error::cause_chain(&error), "cannot listen for new jobs; polling meanwhile");
                 failing = true;
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -88,10 +94,12 @@ impl PostgresStore {
                 tracing::info!("listening for new jobs again");
                 failing = false;
             }
-            // Whatever was queued while nobody listened is found by the next claim.
+            // Whatever was queued or changed while nobody listened is found by the next claim and the next check.
             waker.notify_one();
+            status.notify_one();
             loop {
                 match listener.try_recv().await {
+                    Ok(Some(notification)) if notification.channel() == STATUS_CHANNEL => status.notify_one(),
                     Ok(Some(_)) => waker.notify_one(),
                     // The connection was lost: listen again on a new one.
                     Ok(None) => break,
@@ -107,8 +115,10 @@ impl PostgresStore {
 
 /// The channel the `jobs_notify` trigger notifies.
 const JOBS_CHANNEL: &str = "berth_jobs";
+/// The channel the `status_notify` trigger notifies.
+const STATUS_CHANNEL: &str = "berth_status";
 
-impl_status_store!(PostgresStore);
+impl_status_store!(PostgresStore, sqlx::Postgres);
 
 impl_account_store!(PostgresStore, sqlx::Postgres);
 
@@ -125,5 +135,9 @@ impl_lifecycle_store!(PostgresStore, sqlx::Postgres);
 impl_billing_store!(PostgresStore, sqlx::Postgres);
 
 impl_store!(PostgresStore, Backend::Postgres, SessionBackend::postgres, MAX_CONNECTIONS, |store| Some(Box::pin(
-    PostgresStore::listen_for_jobs(store.pool.clone(), std::sync::Arc::clone(&store.jobs_waker))
+    PostgresStore::listen_for_changes(
+        store.pool.clone(),
+        std::sync::Arc::clone(&store.jobs_waker),
+        std::sync::Arc::clone(&store.status_waker)
+    )
 )));

@@ -97,6 +97,11 @@ pub(crate) fn status_report(
             .map(|row| WorkArea { area: row.area, description: row.description })
             .collect(),
         known_issues,
+        // The components' part is computed from the operations records by the status service.
+        overall: app::status::model::ComponentStatus::Operational,
+        components: Vec::new(),
+        incidents: Vec::new(),
+        maintenance: Vec::new(),
     })
 }
 

@@ -52,6 +52,8 @@ impl Drop for StartupLock {
 pub struct SqliteStore {
     pub(crate) jobs_waker: std::sync::Arc<tokio::sync::Notify>,
     pub(crate) pool: SqlitePool,
+    /// Never notified: one process changes the status content and reloads it itself.
+    pub(crate) status_waker: std::sync::Arc<tokio::sync::Notify>,
     /// This process's writers take turns here, first come first served.
     write_turn: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
@@ -125,7 +127,12 @@ impl SqliteStore {
             .await
             .map_err(connect_error)?;
         MIGRATOR.run(&pool).await.map_err(|source| OpenError::Migrate { url: url.to_string(), source })?;
-        Ok(Self { pool, jobs_waker: std::sync::Arc::default(), write_turn: std::sync::Arc::default() })
+        Ok(Self {
+            pool,
+            jobs_waker: std::sync::Arc::default(),
+            status_waker: std::sync::Arc::default(),
+            write_turn: std::sync::Arc::default(),
+        })
     }
 
     /// The pool, for tests that inspect tables directly.
@@ -146,7 +153,7 @@ impl SqliteStore {
     }
 }
 
-impl_status_store!(SqliteStore);
+impl_status_store!(SqliteStore, sqlx::Sqlite);
 
 impl_account_store!(SqliteStore, sqlx::Sqlite);
 

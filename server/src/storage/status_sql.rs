@@ -24,10 +24,113 @@ pub(crate) const INSERT_WORK_AREA: &str =
 pub(crate) const INSERT_KNOWN_ISSUE: &str = "INSERT INTO known_issues \
      (title, description, status, workaround, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)";
 
+// Components, incidents and maintenance.
+pub(crate) const SELECT_COMPONENTS: &str =
+    "SELECT id, name, description, position FROM status_components ORDER BY position, id";
+pub(crate) const INSERT_COMPONENT: &str = "INSERT INTO status_components (name, description, position, created_at, \
+     updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (name) DO NOTHING RETURNING id";
+pub(crate) const UPDATE_COMPONENT: &str = "UPDATE status_components SET name = $2, description = $3, position = $4, \
+     updated_at = $5 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM status_components other WHERE other.name = $2 \
+     AND other.id <> $1) RETURNING id";
+// Incidents open, or resolved since $1; their impacts and updates.
+pub(crate) const SELECT_INCIDENTS_SINCE: &str = "SELECT id, title, status, opened_at, resolved_at, version \
+     FROM incidents WHERE resolved_at IS NULL OR resolved_at >= $1 ORDER BY opened_at DESC, id DESC";
+pub(crate) const SELECT_IMPACTS_SINCE: &str = "SELECT i.incident_id, i.component_id, i.from_at, i.impact \
+     FROM incident_impacts i JOIN incidents n ON n.id = i.incident_id \
+     WHERE n.resolved_at IS NULL OR n.resolved_at >= $1 ORDER BY i.from_at, i.component_id";
+pub(crate) const SELECT_UPDATES_SINCE: &str = "SELECT u.incident_id, u.status, u.message, u.created_at \
+     FROM incident_updates u JOIN incidents n ON n.id = u.incident_id \
+     WHERE n.resolved_at IS NULL OR n.resolved_at >= $1 ORDER BY u.id DESC";
+// The history: a page of incidents newest first, then their impacts and updates (`IN` + the page's ids).
+pub(crate) const SELECT_INCIDENT_PAGE: &str = "SELECT id, title, status, opened_at, resolved_at, version \
+     FROM incidents WHERE ($1 IS NULL OR id < $1) ORDER BY id DESC LIMIT $2";
+pub(crate) const SELECT_IMPACTS_OF: &str =
+    "SELECT incident_id, component_id, from_at, impact FROM incident_impacts WHERE incident_id IN ";
+pub(crate) const IMPACTS_ORDER: &str = " ORDER BY from_at, component_id";
+pub(crate) const SELECT_UPDATES_OF: &str =
+    "SELECT incident_id, status, message, created_at FROM incident_updates WHERE incident_id IN ";
+pub(crate) const UPDATES_ORDER: &str = " ORDER BY id DESC";
+pub(crate) const INSERT_INCIDENT: &str = "INSERT INTO incidents (title, status, opened_at, opened_by, updated_at) \
+     VALUES ($1, $2, $3, $4, $3) RETURNING id";
+pub(crate) const INSERT_IMPACT: &str = "INSERT INTO incident_impacts (incident_id, component_id, from_at, impact) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (incident_id, component_id, from_at) DO UPDATE SET impact = excluded.impact";
+pub(crate) const INSERT_INCIDENT_UPDATE: &str = "INSERT INTO incident_updates \
+     (incident_id, status, message, created_at, created_by) VALUES ($1, $2, $3, $4, $5)";
+// One conditional update per change: only the version the form was made on, only while open.
+pub(crate) const ADVANCE_INCIDENT: &str = "UPDATE incidents SET status = $3, version = version + 1, updated_at = $4, \
+     resolved_at = CASE WHEN $3 = 'resolved' THEN $4 ELSE NULL END \
+     WHERE id = $1 AND version = $2 AND resolved_at IS NULL";
+// Maintenance windows not cancelled that end after $1, soonest first, and their components.
+pub(crate) const SELECT_WINDOWS_SINCE: &str = "SELECT id, title, description, starts_at, ends_at \
+     FROM maintenance_windows WHERE cancelled_at IS NULL AND ends_at > $1 ORDER BY starts_at, id";
+pub(crate) const SELECT_WINDOW_COMPONENTS_SINCE: &str = "SELECT c.window_id, c.component_id \
+     FROM maintenance_components c JOIN maintenance_windows w ON w.id = c.window_id \
+     WHERE w.cancelled_at IS NULL AND w.ends_at > $1";
+pub(crate) const INSERT_WINDOW: &str = "INSERT INTO maintenance_windows \
+     (title, description, starts_at, ends_at, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+pub(crate) const INSERT_WINDOW_COMPONENT: &str =
+    "INSERT INTO maintenance_components (window_id, component_id) VALUES ($1, $2)";
+pub(crate) const CANCEL_WINDOW: &str = "UPDATE maintenance_windows SET cancelled_at = $2 \
+     WHERE id = $1 AND cancelled_at IS NULL AND ends_at > $2";
+// Every change to what the page shows moves the revision (and "last updated"); caches compare it.
+pub(crate) const BUMP_REVISION: &str = "UPDATE status_meta SET revision = revision + 1, updated_at = $1 WHERE id = 1";
+
+/// An incident row: id, title, status, opened, resolved, version.
+pub(crate) type IncidentRow =
+    (i64, String, String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>, i64);
+/// An impact row: incident, component, from, impact.
+pub(crate) type ImpactRow = (i64, i64, chrono::DateTime<chrono::Utc>, String);
+/// An update row: incident, status, message, at.
+pub(crate) type UpdateRow = (i64, String, String, chrono::DateTime<chrono::Utc>);
+
+/// Incident records from their rows; impacts and updates go to their incidents in the order given.
+pub(crate) fn incident_records(
+    incidents: Vec<IncidentRow>,
+    impacts: Vec<ImpactRow>,
+    updates: Vec<UpdateRow>,
+) -> Result<Vec<app::status::ssr::IncidentRecord>, app::error::StoreError> {
+    use app::status::model::{ComponentStatus, IncidentUpdate, IssueStatus};
+    use app::status::ssr::{ImpactRecord, IncidentRecord};
+    let corrupt = |error: app::status::model::ParseError| app::error::StoreError::Corrupt(error.to_string());
+    let mut records = incidents
+        .into_iter()
+        .map(|(id, title, status, opened_at, resolved_at, version)| {
+            Ok(IncidentRecord {
+                id,
+                title,
+                status: IssueStatus::parse(&status).map_err(corrupt)?,
+                opened_at,
+                resolved_at,
+                version,
+                impacts: Vec::new(),
+                updates: Vec::new(),
+            })
+        })
+        .collect::<Result<Vec<_>, app::error::StoreError>>()?;
+    for (incident_id, component_id, from_at, impact) in impacts {
+        if let Some(record) = records.iter_mut().find(|record| record.id == incident_id) {
+            let impact = ComponentStatus::parse(&impact).map_err(corrupt)?;
+            record.impacts.push(ImpactRecord { component_id, from_at, impact });
+        }
+    }
+    for (incident_id, status, message, at) in updates {
+        if let Some(record) = records.iter_mut().find(|record| record.id == incident_id) {
+            let status = IssueStatus::parse(&status).map_err(corrupt)?;
+            record.updates.push(IncidentUpdate { status, message, at });
+        }
+    }
+    Ok(records)
+}
+
+/// Whether `error` is a unique-constraint violation (two admins adding one name at once).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    error.as_database_error().is_some_and(|error| error.is_unique_violation())
+}
+
 /// Implements `StatusStore` for a store type with a `pool` field, a `begin_snapshot()` method that opens a
 /// consistent read-only transaction, and a `begin_write()` method.
 macro_rules! impl_status_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl app::status::ssr::StatusStore for $store {
             async fn load_status(&self) -> Result<app::status::model::StatusReport, app::error::StoreError> {
@@ -123,6 +226,355 @@ macro_rules! impl_status_store {
                         .await
                         .map_err(store_error)?;
                 }
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn seed_components_once(
+                &self,
+                name: &str,
+                components: &[(&str, &str)],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let claimed = sqlx::query(INSERT_SEED_RUN)
+                    .bind(name)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                if claimed == 0 {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(false);
+                }
+                for (position, (component, description)) in (0_i32..).zip(components) {
+                    sqlx::query(INSERT_COMPONENT)
+                        .bind(*component)
+                        .bind(*description)
+                        .bind(position * 10)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                // The revision stays: this runs at startup, before anything is cached.
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn load_operations(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<app::status::ssr::OperationsRecords, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let mut tx = self.begin_snapshot().await.map_err(store_error)?;
+                let components = sqlx::query_as::<_, (i64, String, String, i32)>(SELECT_COMPONENTS)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .into_iter()
+                    .map(|(id, name, description, position)| app::status::ssr::ComponentRecord {
+                        id,
+                        name,
+                        description,
+                        position,
+                    })
+                    .collect();
+                let incidents = sqlx::query_as::<_, IncidentRow>(SELECT_INCIDENTS_SINCE)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let impacts = sqlx::query_as::<_, ImpactRow>(SELECT_IMPACTS_SINCE)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let updates = sqlx::query_as::<_, UpdateRow>(SELECT_UPDATES_SINCE)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let windows = sqlx::query_as::<
+                    _,
+                    (i64, String, String, chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+                >(SELECT_WINDOWS_SINCE)
+                .bind(since)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(store_error)?;
+                let window_components = sqlx::query_as::<_, (i64, i64)>(SELECT_WINDOW_COMPONENTS_SINCE)
+                    .bind(since)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                tx.rollback().await.map_err(store_error)?;
+                let maintenance = windows
+                    .into_iter()
+                    .map(|(id, title, description, starts_at, ends_at)| {
+                        let mut component_ids: Vec<i64> = window_components
+                            .iter()
+                            .filter(|(window, _)| *window == id)
+                            .map(|(_, component)| *component)
+                            .collect();
+                        component_ids.sort_unstable();
+                        app::status::ssr::MaintenanceRecord {
+                            id,
+                            title,
+                            description,
+                            starts_at,
+                            ends_at,
+                            component_ids,
+                        }
+                    })
+                    .collect();
+                Ok(app::status::ssr::OperationsRecords {
+                    components,
+                    incidents: incident_records(incidents, impacts, updates)?,
+                    maintenance,
+                })
+            }
+
+            async fn incident_history(
+                &self,
+                before: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<app::status::ssr::IncidentRecord>, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let incidents = sqlx::query_as::<_, IncidentRow>(SELECT_INCIDENT_PAGE)
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(store_error)?;
+                if incidents.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<i64> = incidents.iter().map(|row| row.0).collect();
+                let mut query = sqlx::QueryBuilder::<$db>::new(SELECT_IMPACTS_OF);
+                query.push("(");
+                let mut list = query.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                query.push(")").push(IMPACTS_ORDER);
+                let impacts: Vec<ImpactRow> =
+                    query.build_query_as().fetch_all(&self.pool).await.map_err(store_error)?;
+                let mut query = sqlx::QueryBuilder::<$db>::new(SELECT_UPDATES_OF);
+                query.push("(");
+                let mut list = query.separated(", ");
+                for id in &ids {
+                    list.push_bind(*id);
+                }
+                query.push(")").push(UPDATES_ORDER);
+                let updates: Vec<UpdateRow> =
+                    query.build_query_as().fetch_all(&self.pool).await.map_err(store_error)?;
+                incident_records(incidents, impacts, updates)
+            }
+
+            async fn save_component(
+                &self,
+                input: &app::status::ssr::ComponentInput,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<Option<i64>, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let saved: Result<Option<i64>, sqlx::Error> = match input.id {
+                    None => {
+                        sqlx::query_scalar(INSERT_COMPONENT)
+                            .bind(&input.name)
+                            .bind(&input.description)
+                            .bind(input.position)
+                            .bind(audit.at)
+                            .fetch_optional(&mut *tx)
+                            .await
+                    }
+                    Some(id) => {
+                        sqlx::query_scalar(UPDATE_COMPONENT)
+                            .bind(id)
+                            .bind(&input.name)
+                            .bind(&input.description)
+                            .bind(input.position)
+                            .bind(audit.at)
+                            .fetch_optional(&mut *tx)
+                            .await
+                    }
+                };
+                let id = match saved {
+                    Ok(Some(id)) => id,
+                    Ok(None) => return Ok(None),
+                    Err(error) if is_unique_violation(&error) => return Ok(None),
+                    Err(error) => return Err(store_error(error)),
+                };
+                let audit = app::auth::ssr::NewAuditEntry { target: format!("component:{id}"), ..audit.clone() };
+                Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
+                sqlx::query(BUMP_REVISION).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(Some(id))
+            }
+
+            async fn open_incident(
+                &self,
+                incident: &app::status::ssr::NewIncident,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<i64, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let at = audit.at;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let id: i64 = sqlx::query_scalar(INSERT_INCIDENT)
+                    .bind(&incident.title)
+                    .bind(incident.status.as_str())
+                    .bind(at)
+                    .bind(audit.actor_id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                for (component_id, impact) in &incident.impacts {
+                    sqlx::query(INSERT_IMPACT)
+                        .bind(id)
+                        .bind(*component_id)
+                        .bind(at)
+                        .bind(impact.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                sqlx::query(INSERT_INCIDENT_UPDATE)
+                    .bind(id)
+                    .bind(incident.status.as_str())
+                    .bind(&incident.message)
+                    .bind(at)
+                    .bind(audit.actor_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let audit = app::auth::ssr::NewAuditEntry { target: format!("incident:{id}"), ..audit.clone() };
+                Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
+                sqlx::query(BUMP_REVISION).bind(at).execute(&mut *tx).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(id)
+            }
+
+            async fn update_incident(
+                &self,
+                change: &app::status::ssr::IncidentChange,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<app::status::ssr::IncidentOutcome, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let at = audit.at;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let advanced = sqlx::query(ADVANCE_INCIDENT)
+                    .bind(change.id)
+                    .bind(change.version)
+                    .bind(change.status.as_str())
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                if advanced == 0 {
+                    tx.rollback().await.map_err(store_error)?;
+                    let current = self.incident_history(Some(change.id + 1), 1).await?;
+                    return Ok(match current.into_iter().next().filter(|record| record.id == change.id) {
+                        Some(record) => app::status::ssr::IncidentOutcome::Stale(Box::new(record)),
+                        None => app::status::ssr::IncidentOutcome::NotFound,
+                    });
+                }
+                for (component_id, impact) in &change.impacts {
+                    sqlx::query(INSERT_IMPACT)
+                        .bind(change.id)
+                        .bind(*component_id)
+                        .bind(at)
+                        .bind(impact.as_str())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                sqlx::query(INSERT_INCIDENT_UPDATE)
+                    .bind(change.id)
+                    .bind(change.status.as_str())
+                    .bind(&change.message)
+                    .bind(at)
+                    .bind(audit.actor_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                sqlx::query(BUMP_REVISION).bind(at).execute(&mut *tx).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(app::status::ssr::IncidentOutcome::Updated)
+            }
+
+            async fn schedule_maintenance(
+                &self,
+                window: &app::status::ssr::NewMaintenance,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<i64, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let id: i64 = sqlx::query_scalar(INSERT_WINDOW)
+                    .bind(&window.title)
+                    .bind(&window.description)
+                    .bind(window.starts_at)
+                    .bind(window.ends_at)
+                    .bind(audit.actor_id)
+                    .bind(audit.at)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                for component_id in &window.component_ids {
+                    sqlx::query(INSERT_WINDOW_COMPONENT)
+                        .bind(id)
+                        .bind(*component_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                let audit = app::auth::ssr::NewAuditEntry { target: format!("maintenance:{id}"), ..audit.clone() };
+                Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
+                sqlx::query(BUMP_REVISION).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(id)
+            }
+
+            async fn cancel_maintenance(
+                &self,
+                id: i64,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let cancelled = sqlx::query(CANCEL_WINDOW)
+                    .bind(id)
+                    .bind(audit.at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                if cancelled == 0 {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(false);
+                }
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                sqlx::query(BUMP_REVISION).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(true)
             }

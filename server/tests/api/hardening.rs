@@ -339,9 +339,10 @@ async fn a_status_change_reaches_every_document_with_a_new_etag(backend: Backend
         let etag = response.headers()["etag"].to_str().unwrap().to_owned();
         before.push((etag, response.text().await.unwrap()));
     }
-    // Another process changes the content: a new revision, a new stage and a renamed known issue.
-    app.execute("UPDATE status_meta SET revision = revision + 1, stage = 'Production'").await;
+    // Another process changes the content: a renamed known issue and a new stage, with a new revision last (as a
+    // writer moves it in the change's transaction: PostgreSQL tells the other processes when it moves).
     app.execute("UPDATE known_issues SET title = 'Renamed by another process'").await;
+    app.execute("UPDATE status_meta SET revision = revision + 1, stage = 'Production'").await;
     let changed = crate::helpers::eventually(Duration::from_secs(10), || async {
         app.get("/status.json").await.text().await.unwrap().contains("Production")
     })

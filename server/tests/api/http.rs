@@ -111,8 +111,19 @@ async fn status_json_follows_the_documented_schema(backend: Backend) {
     assert_eq!(response.headers()["content-type"], "application/json");
     assert!(response.headers().contains_key("etag"));
     let json: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(json["schema_version"], 1);
+    assert_eq!(json["schema_version"], 2);
     assert_eq!(json["revision"], 1);
+    // Version 2: the components (seeded on first start), open and recent incidents, maintenance.
+    assert_eq!(json["overall"], "operational");
+    let components = json["components"].as_array().unwrap();
+    assert_eq!(components.len(), 5);
+    assert_eq!(components[0]["name"], "Web console");
+    assert!(components[0]["id"].is_i64() && components[0]["description"].is_string());
+    assert_eq!(components[0]["status"], "operational");
+    assert!(components[0].as_object().unwrap().contains_key("availability_90_days"));
+    assert!(!components[0].as_object().unwrap().contains_key("last_90_days"), "the bars are the page's");
+    assert_eq!(json["incidents"], serde_json::json!([]));
+    assert_eq!(json["maintenance"], serde_json::json!([]));
     assert!(json["updated_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(json["service"]["stage"], "Beta");
     assert!(json["service"]["service_level"].as_str().unwrap().contains("97%"));

@@ -21,4 +21,5 @@ mod outage;
 mod peers;
 mod prometheus;
 mod provisioning;
+mod status_ops;
 mod storage;
