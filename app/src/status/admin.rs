@@ -41,8 +41,8 @@ pub struct AdminIncident {
     pub opened: String,
     /// Each affected component's id, name and current impact.
     pub impacts: Vec<(i64, String, ComponentStatus)>,
-    /// Updates, newest first: when, status, message.
-    pub updates: Vec<(String, IssueStatus, String)>,
+    /// Updates, newest first.
+    pub updates: Vec<super::PageUpdate>,
 }
 
 /// A maintenance window on the admins' page.
@@ -119,7 +119,11 @@ pub async fn get_status_admin() -> Result<AdminStatusView, AppError> {
                 updates: incident
                     .updates
                     .iter()
-                    .map(|update| (super::moment_words(update.at), update.status, update.message.clone()))
+                    .map(|update| super::PageUpdate {
+                        at: super::moment_words(update.at),
+                        status: update.status,
+                        message: update.message.clone(),
+                    })
                     .collect(),
             })
             .collect(),
@@ -383,9 +387,7 @@ fn IncidentUpdateCard(
             <p>"Affects: " {if affected.is_empty() { "nothing now".to_owned() } else { affected.join(", ") }}</p>
             <details>
                 <summary>"Updates"</summary>
-                <ol class="updates">{updates.into_iter().map(|(at, status, text)| view! {
-                    <li><strong>{status.label()}</strong> " · " <span class="hint">{at}</span><p class="prose-text">{text}</p></li>
-                }).collect_view()}</ol>
+                <super::Updates updates/>
             </details>
             <ActionForm action attr:class="stack">
                 <input type="hidden" name="id" value=id.to_string()/>

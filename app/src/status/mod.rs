@@ -57,8 +57,8 @@ pub struct PageComponent {
     pub status: ComponentStatus,
     /// The last 90 days' worst status, a letter a day, oldest first (see [`day_letter`]).
     pub days: String,
-    /// The days that were not operational: their place in `days` and what happened, in words.
-    pub notes: Vec<(u16, String)>,
+    /// What happened on each day that was not operational, in words, in the order of those days in `days`.
+    pub notes: Vec<String>,
     /// "99.95% available in service hours over 90 days", or why there is no figure.
     pub availability: String,
 }
@@ -87,10 +87,21 @@ pub struct PageIncident {
     pub opened: String,
     /// When it was resolved, in words.
     pub resolved: Option<String>,
-    /// Affected components and how.
-    pub components: Vec<(String, ComponentStatus)>,
-    /// Updates, newest first: when (in words), status, message.
-    pub updates: Vec<(String, IssueStatus, String)>,
+    /// Affected components and how, in words ("API (major outage), Storage (degraded)"); empty when none.
+    pub affected: String,
+    /// Updates, newest first.
+    pub updates: Vec<PageUpdate>,
+}
+
+/// An incident's update as pages show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageUpdate {
+    /// When, in words.
+    pub at: String,
+    /// The status it moved to.
+    pub status: IssueStatus,
+    /// What was found or done.
+    pub message: String,
 }
 
 /// A maintenance window as the page shows it.
@@ -220,7 +231,7 @@ fn page_component(component: &model::Component, zone: chrono_tz::Tz) -> PageComp
         .filter(|(_, status)| **status != ComponentStatus::Operational)
         .map(|(index, status)| {
             let day = today - chrono::Duration::days((count - 1 - index) as i64);
-            (u16::try_from(index).unwrap_or(u16::MAX), format!("{}: {}", day.format("%-d %B"), status.label()))
+            format!("{}: {}", day.format("%-d %B"), status.label())
         })
         .collect();
     PageComponent {
@@ -245,11 +256,20 @@ pub fn page_incident(incident: &model::Incident) -> PageIncident {
         status: incident.status,
         opened: moment_words(incident.opened_at),
         resolved: incident.resolved_at.map(moment_words),
-        components: incident.components.iter().map(|affected| (affected.component.clone(), affected.impact)).collect(),
+        affected: incident
+            .components
+            .iter()
+            .map(|affected| format!("{} ({})", affected.component, affected.impact.label().to_lowercase()))
+            .collect::<Vec<_>>()
+            .join(", "),
         updates: incident
             .updates
             .iter()
-            .map(|update| (moment_words(update.at), update.status, update.message.clone()))
+            .map(|update| PageUpdate {
+                at: moment_words(update.at),
+                status: update.status,
+                message: update.message.clone(),
+            })
             .collect(),
     }
 }
@@ -394,6 +414,7 @@ fn Components(components: Vec<PageComponent>, service_hours: String) -> impl Int
                 {components.into_iter().map(|component| {
                     let PageComponent { name, description, status, days, notes, availability } = component;
                     let label = format!("{name}, last 90 days: {availability}.");
+                    let mut notes = notes.into_iter();
                     view! {
                         <li class="component">
                             <p>
@@ -401,16 +422,12 @@ fn Components(components: Vec<PageComponent>, service_hours: String) -> impl Int
                                 <span class=format!("badge component-{status}")>{status.label()}</span>
                             </p>
                             <p class="hint">{description}</p>
-                            <svg class="days" viewBox="0 0 270 16" role="img" aria-label=label>
-                                {days.chars().enumerate().map(|(index, letter)| {
-                                    let note = notes.iter().find(|(at, _)| usize::from(*at) == index).map(|(_, note)| note.clone());
-                                    view! {
-                                        <rect x=(index * 3).to_string() width="2" height="16" class=format!("day-{letter}")>
-                                            {note.map(|note| view! { <title>{note}</title> })}
-                                        </rect>
-                                    }
+                            <p class="days" role="img" aria-label=label>
+                                {days.chars().map(|letter| {
+                                    let note = if letter == 'o' { None } else { notes.next() };
+                                    view! { <span class=format!("day day-{letter}") title=note></span> }
                                 }).collect_view()}
-                            </svg>
+                            </p>
                             <p class="hint">{availability}</p>
                         </li>
                     }
@@ -423,7 +440,7 @@ fn Components(components: Vec<PageComponent>, service_hours: String) -> impl Int
 /// An incident with its affected components and updates.
 #[component]
 pub fn IncidentCard(incident: PageIncident) -> impl IntoView {
-    let PageIncident { id, title, status, opened, resolved, components, updates } = incident;
+    let PageIncident { id, title, status, opened, resolved, affected, updates } = incident;
     view! {
         <article class="card incident" id=format!("incident-{id}")>
             <h3>{title}</h3>
@@ -431,15 +448,24 @@ pub fn IncidentCard(incident: PageIncident) -> impl IntoView {
                 <span class=format!("badge status-{status}")>{status.label()}</span>
                 " Opened " {opened} {resolved.map(|at| format!("; resolved {at}"))} "."
             </p>
-            {(!components.is_empty()).then(|| view! {
-                <p>"Affects: " {components.into_iter().map(|(name, impact)| format!("{name} ({})", impact.label().to_lowercase())).collect::<Vec<_>>().join(", ")}</p>
-            })}
-            <ol class="updates">
-                {updates.into_iter().map(|(at, status, message)| view! {
-                    <li><strong>{status.label()}</strong> " · " <span class="hint">{at}</span><p class="prose-text">{message}</p></li>
-                }).collect_view()}
-            </ol>
+            {(!affected.is_empty()).then(|| view! { <p>"Affects: " {affected}</p> })}
+            <Updates updates/>
         </article>
+    }
+}
+
+/// An incident's updates, newest first.
+#[component]
+pub fn Updates(updates: Vec<PageUpdate>) -> impl IntoView {
+    view! {
+        <ol class="updates">
+            {updates.into_iter().map(|update| view! {
+                <li>
+                    <strong>{update.status.label()}</strong> " · " <span class="hint">{update.at}</span>
+                    <p class="prose-text">{update.message}</p>
+                </li>
+            }).collect_view()}
+        </ol>
     }
 }
 
