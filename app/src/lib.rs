@@ -77,6 +77,9 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("jobs")) view=AdminArea::Jobs ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("requests")) view=AdminArea::Requests ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("status")) view=AdminArea::Status ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("status"), StaticSegment("content")) view=AdminArea::StatusContent ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("status"), StaticSegment("revisions")) view=AdminArea::StatusRevisions ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("status"), StaticSegment("revisions"), ParamSegment("revision")) view=AdminArea::StatusRevision ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("status"), StaticSegment("incidents")) view=HistoryArea::Incidents ssr=SsrMode::Async/>
                     <Route path=StaticSegment("applications") view=ApplicationsArea::Mine ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("applications"), StaticSegment("new")) view=ApplicationsArea::New ssr=SsrMode::Async/>
@@ -160,6 +163,12 @@ lazy_areas! {
         Requests => projects::request_pages::AdminRequestsPage,
         /// `/admin/status`
         Status => status::admin::AdminStatusPage,
+        /// `/admin/status/content`
+        StatusContent => status::editor::StatusContentPage,
+        /// `/admin/status/revisions`
+        StatusRevisions => status::editor::StatusRevisionsPage,
+        /// `/admin/status/revisions/:revision`
+        StatusRevision => status::editor::StatusRevisionPage,
     }
     /// The public incident history.
     HistoryArea via history_area_view, __preload_history_area_view {

@@ -99,5 +99,8 @@ pub async fn seed_status(store: &dyn StatusStore) -> Result<bool, StoreError> {
     if store.seed_components_once(COMPONENTS_SEED, &COMPONENTS, Utc::now()).await? {
         tracing::info!(seed = COMPONENTS_SEED, "status components seeded");
     }
+    if store.ensure_first_revision(Utc::now()).await? {
+        tracing::info!("status content recorded as revision 1");
+    }
     Ok(seeded)
 }

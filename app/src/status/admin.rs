@@ -219,7 +219,11 @@ pub fn AdminStatusPage() -> impl IntoView {
     view! {
         <Title text="Status operations"/>
         <h1>"Status operations"</h1>
-        <p><a href="/status">"The public status page"</a> " · " <a href="/status/incidents">"Incident history"</a></p>
+        <p>
+            <a href="/status">"The public status page"</a> " · " <a href="/status/incidents">"Incident history"</a>
+            " · " <a href="/admin/status/content">"Edit the matrix, service level and known issues"</a>
+            " · " <a href="/admin/status/revisions">"Revisions"</a>
+        </p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match page.await {
@@ -240,7 +244,7 @@ where
 }
 
 /// The error of `action`'s last run when it is not about one field.
-fn other_error<A>(action: ServerAction<A>) -> impl Fn() -> Option<AppError> + Copy
+pub(super) fn other_error<A>(action: ServerAction<A>) -> impl Fn() -> Option<AppError> + Copy
 where
     A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
 {
@@ -339,7 +343,7 @@ fn ImpactSelects(prefix: String, choices: Vec<(i64, String)>, empty: &'static st
 }
 
 #[component]
-fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
+pub(super) fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
     view! { <p class="field-error" id=id role="alert">{move || message.get()}</p> }
 }
 

@@ -4,6 +4,8 @@
 pub mod admin;
 #[cfg(feature = "ssr")]
 pub mod availability;
+pub mod content;
+pub mod editor;
 pub mod history;
 pub mod model;
 #[cfg(feature = "ssr")]
@@ -44,6 +46,8 @@ pub struct PageIssue {
     pub opened: DateText,
     /// Last changed.
     pub updated: DateText,
+    /// The components it affects, in words ("API, Storage"); empty when none is named.
+    pub affected: String,
 }
 
 /// A component as the page shows it.
@@ -200,6 +204,7 @@ impl StatusPageData {
                     workaround: issue.workaround.clone(),
                     opened: date(&issue.opened_at),
                     updated: date(&issue.updated_at),
+                    affected: issue.components.join(", "),
                 })
                 .collect(),
         }
@@ -551,7 +556,7 @@ fn KnownIssues(issues: Vec<PageIssue>) -> impl IntoView {
 
 #[component]
 fn KnownIssueCard(issue: PageIssue) -> impl IntoView {
-    let PageIssue { id, title, description, status, workaround, opened, updated } = issue;
+    let PageIssue { id, title, description, status, workaround, opened, updated, affected } = issue;
     view! {
         <article class="card known-issue" id=format!("issue-{id}")>
             <h3>{title}</h3>
@@ -560,6 +565,7 @@ fn KnownIssueCard(issue: PageIssue) -> impl IntoView {
             </p>
             <p>{description}</p>
             <dl class="issue-facts">
+                {(!affected.is_empty()).then(|| view! { <dt>"Affects"</dt><dd>{affected}</dd> })}
                 <dt>"Workaround"</dt>
                 <dd>{workaround.unwrap_or_else(|| "None yet.".to_owned())}</dd>
                 <dt>"Opened"</dt>

@@ -311,6 +311,9 @@ pub struct KnownIssue {
     pub opened_at: DateTime<Utc>,
     /// When the issue last changed.
     pub updated_at: DateTime<Utc>,
+    /// The names of the components it affects, in display order (since version 2; may be empty).
+    #[serde(default)]
+    pub components: Vec<String>,
 }
 
 /// The service's stage and promised service level.

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use chrono::Duration;
 
 use super::availability::{self, ImpactHistory, ServiceHours, Span};
+use super::content::{RevisionLine, StatusContent};
 use super::model::{
     AffectedComponent, Component, ComponentStatus, Incident, IncidentUpdate, IssueStatus, Maintenance,
     MaturityIndicator, ServiceSummary, StatusReport, WorkArea,
@@ -214,6 +215,30 @@ pub struct NewMaintenance {
     pub component_ids: Vec<i64>,
 }
 
+/// An edit of the status content, made on the latest revision `expected`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentChange {
+    /// The latest revision when the edit was computed; another revision since refuses it.
+    pub expected: i64,
+    /// The whole content after the edit (new known issues have id 0).
+    pub content: StatusContent,
+    /// Known issues already stored whose text changed (their "updated" moves); new ones always count.
+    pub touched: Vec<i64>,
+    /// What changed, in a sentence.
+    pub summary: String,
+    /// The revision this one restores, if it does.
+    pub restored_from: Option<i64>,
+}
+
+/// A stored revision of the content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevisionRecord {
+    /// Number, summary, author and time.
+    pub line: RevisionLine,
+    /// The content as it stood after it.
+    pub content: StatusContent,
+}
+
 /// Storage of the public status content.
 #[async_trait]
 pub trait StatusStore: Send + Sync + 'static {
@@ -262,6 +287,24 @@ pub trait StatusStore: Send + Sync + 'static {
 
     /// Cancels a window that has not ended, with its audit row; false when there is no such window.
     async fn cancel_maintenance(&self, id: i64, audit: &NewAuditEntry) -> Result<bool, StoreError>;
+
+    /// The edited content as it stands and its latest revision's number (0 before the first); `None` before the
+    /// status content is seeded.
+    async fn load_content(&self) -> Result<Option<(i64, StatusContent)>, StoreError>;
+
+    /// Records the content as it stands as revision 1 unless there is a revision already (databases seeded before
+    /// revisions were kept). Returns whether it did.
+    async fn ensure_first_revision(&self, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Writes `change` as the next revision, with `audit`, unless the latest revision is no longer
+    /// `change.expected` (`None`). Returns the new revision's number.
+    async fn save_content(&self, change: &ContentChange, audit: &NewAuditEntry) -> Result<Option<i64>, StoreError>;
+
+    /// Revision `revision`, if there is one.
+    async fn content_revision(&self, revision: i64) -> Result<Option<RevisionRecord>, StoreError>;
+
+    /// Up to `limit` revisions older than `before` (or the newest), newest first.
+    async fn content_revisions(&self, before: Option<i64>, limit: u32) -> Result<Vec<RevisionLine>, StoreError>;
 }
 
 /// The service level that availability is measured against.
@@ -383,9 +426,14 @@ impl StatusService {
         Ok(report)
     }
 
+    /// The store the service reads and writes.
+    pub(crate) fn store(&self) -> &dyn StatusStore {
+        self.store.as_ref()
+    }
+
     /// After a change made here: the report is computed again at once (other processes hear of it from the
     /// database); a failure is logged, the change is made.
-    async fn changed(&self) {
+    pub(crate) async fn changed(&self) {
         let _guard = self.reload_lock.lock().await;
         if let Err(error) = self.reload_locked().await {
             tracing::warn!(error = %crate::error::cause_chain(&error), "cannot reload the status report after a change");
@@ -714,7 +762,7 @@ fn collect_fields<A, B, C, D>(
 }
 
 /// Text of 1 to `max` characters after trimming, without control characters (line breaks allowed).
-fn text_field(name: &str, text: &str, max: usize) -> Result<String, AppError> {
+pub(crate) fn text_field(name: &str, text: &str, max: usize) -> Result<String, AppError> {
     let text = optional_text_field(name, text, max)?;
     if text.is_empty() {
         return Err(AppError::invalid(name, "This cannot be empty."));
@@ -723,7 +771,7 @@ fn text_field(name: &str, text: &str, max: usize) -> Result<String, AppError> {
 }
 
 /// Text of at most `max` characters after trimming, without control characters (line breaks allowed).
-fn optional_text_field(name: &str, text: &str, max: usize) -> Result<String, AppError> {
+pub(crate) fn optional_text_field(name: &str, text: &str, max: usize) -> Result<String, AppError> {
     let text = text.trim();
     if text.chars().count() > max {
         return Err(AppError::invalid(name, format!("This can have at most {max} characters.")));

@@ -191,6 +191,7 @@ mod tests {
                 workaround: None,
                 opened_at: at,
                 updated_at: at,
+                components: vec![],
             }],
             overall: app::status::model::ComponentStatus::Operational,
             components: vec![],

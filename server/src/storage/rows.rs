@@ -54,6 +54,7 @@ pub(crate) fn status_report(
     maturity: Vec<MaturityRow>,
     areas: Vec<WorkAreaRow>,
     issues: Vec<KnownIssueRow>,
+    issue_components: Vec<(i64, String)>,
 ) -> Result<StatusReport, StoreError> {
     let meta = meta.ok_or_else(|| StoreError::Corrupt("the status summary row is missing".into()))?;
     let maturity = maturity
@@ -83,6 +84,11 @@ pub(crate) fn status_report(
                 workaround: row.workaround,
                 opened_at: row.opened_at,
                 updated_at: row.updated_at,
+                components: issue_components
+                    .iter()
+                    .filter(|(issue, _)| *issue == row.id)
+                    .map(|(_, name)| name.clone())
+                    .collect(),
             })
         })
         .collect::<Result<_, StoreError>>()?;

@@ -8,7 +8,7 @@ pub(crate) const SELECT_MATURITY: &str = "SELECT indicator, current_value, curre
 pub(crate) const SELECT_WORK_AREAS: &str = "SELECT area, description FROM work_areas ORDER BY position, id";
 // Open issues first, then by most recent change.
 pub(crate) const SELECT_KNOWN_ISSUES: &str = "SELECT id, title, description, status, workaround, opened_at, \
-     updated_at FROM known_issues ORDER BY CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, updated_at DESC, id DESC";
+     updated_at FROM known_issues WHERE removed_at IS NULL ORDER BY CASE WHEN status = 'resolved' THEN 1 ELSE 0 END, updated_at DESC, id DESC";
 
 pub(crate) const INSERT_SEED_RUN: &str =
     "INSERT INTO seed_runs (name, applied_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING";
@@ -72,6 +72,44 @@ pub(crate) const INSERT_WINDOW_COMPONENT: &str =
     "INSERT INTO maintenance_components (window_id, component_id) VALUES ($1, $2)";
 pub(crate) const CANCEL_WINDOW: &str = "UPDATE maintenance_windows SET cancelled_at = $2 \
      WHERE id = $1 AND cancelled_at IS NULL AND ends_at > $2";
+// Edited content and its revisions.
+pub(crate) const SELECT_ISSUE_COMPONENT_NAMES: &str = "SELECT k.issue_id, c.name FROM known_issue_components k \
+     JOIN status_components c ON c.id = k.component_id ORDER BY c.position, c.id";
+pub(crate) const SELECT_CONTENT_REVISION: &str = "SELECT content_revision FROM status_meta WHERE id = 1";
+pub(crate) const SELECT_CONTENT_ISSUES: &str =
+    "SELECT id, title, description, status, workaround FROM known_issues WHERE removed_at IS NULL ORDER BY id";
+pub(crate) const SELECT_ISSUE_COMPONENT_IDS: &str = "SELECT k.issue_id, k.component_id FROM known_issue_components k \
+     JOIN known_issues i ON i.id = k.issue_id WHERE i.removed_at IS NULL ORDER BY k.issue_id, k.component_id";
+// The conditional update that makes an edit the next revision, or finds that another was made first.
+pub(crate) const ADVANCE_CONTENT: &str = "UPDATE status_meta SET content_revision = content_revision + 1, \
+     revision = revision + 1, stage = $2, service_level = $3, updated_at = $4 \
+     WHERE id = 1 AND content_revision = $1 RETURNING content_revision";
+pub(crate) const FIRST_REVISION: &str =
+    "UPDATE status_meta SET content_revision = 1 WHERE id = 1 AND content_revision = 0";
+pub(crate) const DELETE_MATURITY: &str = "DELETE FROM maturity_indicators";
+pub(crate) const DELETE_WORK_AREAS: &str = "DELETE FROM work_areas";
+pub(crate) const SELECT_LIVE_ISSUE_IDS: &str = "SELECT id FROM known_issues WHERE removed_at IS NULL";
+pub(crate) const INSERT_CONTENT_ISSUE: &str = "INSERT INTO known_issues \
+     (title, description, status, workaround, opened_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5) RETURNING id";
+// A restored issue comes back (removed_at cleared); "updated" moves only when its text changed.
+pub(crate) const UPDATE_CONTENT_ISSUE: &str = "UPDATE known_issues SET title = $2, description = $3, status = $4, \
+     workaround = $5, removed_at = NULL, updated_at = CASE WHEN $6 THEN $7 ELSE updated_at END WHERE id = $1";
+pub(crate) const REMOVE_ISSUE: &str =
+    "UPDATE known_issues SET removed_at = $2, updated_at = $2 WHERE id = $1 AND removed_at IS NULL";
+pub(crate) const DELETE_ISSUE_COMPONENTS: &str = "DELETE FROM known_issue_components WHERE issue_id = $1";
+// A component id that is not (or no longer) there is skipped.
+pub(crate) const INSERT_ISSUE_COMPONENT: &str = "INSERT INTO known_issue_components (issue_id, component_id) \
+     SELECT $1, id FROM status_components WHERE id = $2";
+pub(crate) const INSERT_REVISION: &str = "INSERT INTO status_revisions \
+     (revision, content, summary, author_id, restored_from, created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const SELECT_REVISION_BY_NUMBER: &str = "SELECT r.revision, r.summary, \
+     COALESCE(u.display_name, u.email, '') AS author, r.restored_from, r.created_at, r.content \
+     FROM status_revisions r LEFT JOIN users u ON u.id = r.author_id WHERE r.revision = $1";
+pub(crate) const SELECT_REVISIONS: &str = "SELECT r.revision, r.summary, \
+     COALESCE(u.display_name, u.email, '') AS author, r.restored_from, r.created_at \
+     FROM status_revisions r LEFT JOIN users u ON u.id = r.author_id \
+     WHERE ($1 IS NULL OR r.revision < $1) ORDER BY r.revision DESC LIMIT $2";
+
 // Every change to what the page shows moves the revision (and "last updated"); caches compare it.
 pub(crate) const BUMP_REVISION: &str = "UPDATE status_meta SET revision = revision + 1, updated_at = $1 WHERE id = 1";
 
@@ -122,6 +160,52 @@ pub(crate) fn incident_records(
     Ok(records)
 }
 
+/// A revision row: number, summary, author, restored from, created.
+pub(crate) type RevisionRow = (i64, String, String, Option<i64>, chrono::DateTime<chrono::Utc>);
+/// A known issue row as content: id, title, description, status, workaround.
+pub(crate) type ContentIssueRow = (i64, String, String, String, Option<String>);
+
+/// A revision's line from its row.
+pub(crate) fn revision_line(
+    (revision, summary, author, restored_from, at): RevisionRow,
+) -> app::status::content::RevisionLine {
+    app::status::content::RevisionLine { revision, summary, author, at, restored_from }
+}
+
+/// The content from its rows.
+pub(crate) fn status_content(
+    (stage, service_level): (String, String),
+    report: &app::status::model::StatusReport,
+    issues: Vec<ContentIssueRow>,
+    issue_components: Vec<(i64, i64)>,
+) -> Result<app::status::content::StatusContent, app::error::StoreError> {
+    use app::status::content::{ContentIssue, StatusContent};
+    let known_issues = issues
+        .into_iter()
+        .map(|(id, title, description, status, workaround)| {
+            Ok(ContentIssue {
+                id,
+                title,
+                description,
+                status: app::status::model::IssueStatus::parse(&status)
+                    .map_err(|error| app::error::StoreError::Corrupt(error.to_string()))?,
+                workaround,
+                component_ids: issue_components
+                    .iter()
+                    .filter(|(issue, _)| *issue == id)
+                    .map(|(_, component)| *component)
+                    .collect(),
+            })
+        })
+        .collect::<Result<_, app::error::StoreError>>()?;
+    Ok(StatusContent {
+        service: app::status::model::ServiceSummary { stage, service_level },
+        maturity: report.maturity.clone(),
+        work_remaining: report.work_remaining.clone(),
+        known_issues,
+    })
+}
+
 /// Whether `error` is a unique-constraint violation (two admins adding one name at once).
 pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
     error.as_database_error().is_some_and(|error| error.is_unique_violation())
@@ -131,28 +215,88 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
 /// consistent read-only transaction, and a `begin_write()` method.
 macro_rules! impl_status_store {
     ($store:ty, $db:ty) => {
-        #[async_trait::async_trait]
-        impl app::status::ssr::StatusStore for $store {
-            async fn load_status(&self) -> Result<app::status::model::StatusReport, app::error::StoreError> {
+        impl $store {
+            /// The report's stored part (everything but components, incidents and maintenance).
+            async fn read_report(
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> Result<app::status::model::StatusReport, app::error::StoreError> {
                 use $crate::storage::rows::{KnownIssueRow, MaturityRow, MetaRow, WorkAreaRow};
                 use $crate::storage::status_sql::*;
                 use $crate::storage::store_error;
 
-                let mut tx = self.begin_snapshot().await.map_err(store_error)?;
                 let meta =
-                    sqlx::query_as::<_, MetaRow>(SELECT_META).fetch_optional(&mut *tx).await.map_err(store_error)?;
-                let maturity =
-                    sqlx::query_as::<_, MaturityRow>(SELECT_MATURITY).fetch_all(&mut *tx).await.map_err(store_error)?;
+                    sqlx::query_as::<_, MetaRow>(SELECT_META).fetch_optional(&mut *conn).await.map_err(store_error)?;
+                let maturity = sqlx::query_as::<_, MaturityRow>(SELECT_MATURITY)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
                 let areas = sqlx::query_as::<_, WorkAreaRow>(SELECT_WORK_AREAS)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(store_error)?;
                 let issues = sqlx::query_as::<_, KnownIssueRow>(SELECT_KNOWN_ISSUES)
-                    .fetch_all(&mut *tx)
+                    .fetch_all(&mut *conn)
                     .await
                     .map_err(store_error)?;
-                tx.rollback().await.map_err(store_error)?;
-                $crate::storage::rows::status_report(meta, maturity, areas, issues)
+                let components: Vec<(i64, String)> =
+                    sqlx::query_as(SELECT_ISSUE_COMPONENT_NAMES).fetch_all(&mut *conn).await.map_err(store_error)?;
+                $crate::storage::rows::status_report(meta, maturity, areas, issues, components)
+            }
+
+            /// The edited content and its latest revision's number; `None` before seeding.
+            async fn read_content(
+                conn: &mut <$db as sqlx::Database>::Connection,
+            ) -> Result<Option<(i64, app::status::content::StatusContent)>, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let revision: Option<i64> = sqlx::query_scalar(SELECT_CONTENT_REVISION)
+                    .fetch_optional(&mut *conn)
+                    .await
+                    .map_err(store_error)?;
+                let Some(revision) = revision else { return Ok(None) };
+                let report = Self::read_report(&mut *conn).await?;
+                let issues: Vec<ContentIssueRow> =
+                    sqlx::query_as(SELECT_CONTENT_ISSUES).fetch_all(&mut *conn).await.map_err(store_error)?;
+                let components: Vec<(i64, i64)> =
+                    sqlx::query_as(SELECT_ISSUE_COMPONENT_IDS).fetch_all(&mut *conn).await.map_err(store_error)?;
+                let summary = (report.service.stage.clone(), report.service.service_level.clone());
+                Ok(Some((revision, status_content(summary, &report, issues, components)?)))
+            }
+
+            /// Inserts revision `revision` holding `content`.
+            async fn insert_revision(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                revision: i64,
+                content: &app::status::content::StatusContent,
+                summary: &str,
+                author: Option<i64>,
+                restored_from: Option<i64>,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), app::error::StoreError> {
+                let json = serde_json::to_string(content)
+                    .map_err(|error| app::error::StoreError::Corrupt(format!("cannot encode the content: {error}")))?;
+                sqlx::query($crate::storage::status_sql::INSERT_REVISION)
+                    .bind(revision)
+                    .bind(json)
+                    .bind(summary)
+                    .bind(author)
+                    .bind(restored_from)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl app::status::ssr::StatusStore for $store {
+            async fn load_status(&self) -> Result<app::status::model::StatusReport, app::error::StoreError> {
+                let mut tx = self.begin_snapshot().await.map_err($crate::storage::store_error)?;
+                let report = Self::read_report(&mut tx).await?;
+                tx.rollback().await.map_err($crate::storage::store_error)?;
+                Ok(report)
             }
 
             async fn status_revision(&self) -> Result<i64, app::error::StoreError> {
@@ -577,6 +721,192 @@ macro_rules! impl_status_store {
                 sqlx::query(BUMP_REVISION).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok(true)
+            }
+
+            async fn load_content(
+                &self,
+            ) -> Result<Option<(i64, app::status::content::StatusContent)>, app::error::StoreError> {
+                let mut tx = self.begin_snapshot().await.map_err($crate::storage::store_error)?;
+                let content = Self::read_content(&mut tx).await?;
+                tx.rollback().await.map_err($crate::storage::store_error)?;
+                Ok(content)
+            }
+
+            async fn ensure_first_revision(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let content = match Self::read_content(&mut tx).await? {
+                    Some((0, content)) => content,
+                    _ => {
+                        tx.rollback().await.map_err(store_error)?;
+                        return Ok(false);
+                    }
+                };
+                sqlx::query(FIRST_REVISION).execute(&mut *tx).await.map_err(store_error)?;
+                Self::insert_revision(
+                    &mut tx,
+                    1,
+                    &content,
+                    "The content as it stood when revisions began",
+                    None,
+                    None,
+                    now,
+                )
+                .await?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
+            async fn save_content(
+                &self,
+                change: &app::status::ssr::ContentChange,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<Option<i64>, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let at = audit.at;
+                let mut content = change.content.clone();
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                // First, so that a concurrent edit waits here and then finds the revision moved.
+                let revision: Option<i64> = sqlx::query_scalar(ADVANCE_CONTENT)
+                    .bind(change.expected)
+                    .bind(&content.service.stage)
+                    .bind(&content.service.service_level)
+                    .bind(at)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(revision) = revision else {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(None);
+                };
+                sqlx::query(DELETE_MATURITY).execute(&mut *tx).await.map_err(store_error)?;
+                for (position, row) in (0_i32..).zip(&content.maturity) {
+                    sqlx::query(INSERT_MATURITY)
+                        .bind(position)
+                        .bind(&row.indicator)
+                        .bind(&row.current.value)
+                        .bind(row.current.state.as_str())
+                        .bind(&row.best_feasible.value)
+                        .bind(row.best_feasible.state.as_str())
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                sqlx::query(DELETE_WORK_AREAS).execute(&mut *tx).await.map_err(store_error)?;
+                for (position, area) in (0_i32..).zip(&content.work_remaining) {
+                    sqlx::query(INSERT_WORK_AREA)
+                        .bind(position)
+                        .bind(&area.area)
+                        .bind(&area.description)
+                        .bind(at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                let live: Vec<i64> =
+                    sqlx::query_scalar(SELECT_LIVE_ISSUE_IDS).fetch_all(&mut *tx).await.map_err(store_error)?;
+                for id in live.iter().filter(|id| !content.known_issues.iter().any(|issue| issue.id == **id)) {
+                    sqlx::query(REMOVE_ISSUE).bind(id).bind(at).execute(&mut *tx).await.map_err(store_error)?;
+                }
+                for issue in &mut content.known_issues {
+                    if issue.id == 0 {
+                        issue.id = sqlx::query_scalar(INSERT_CONTENT_ISSUE)
+                            .bind(&issue.title)
+                            .bind(&issue.description)
+                            .bind(issue.status.as_str())
+                            .bind(issue.workaround.as_deref())
+                            .bind(at)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                    } else {
+                        sqlx::query(UPDATE_CONTENT_ISSUE)
+                            .bind(issue.id)
+                            .bind(&issue.title)
+                            .bind(&issue.description)
+                            .bind(issue.status.as_str())
+                            .bind(issue.workaround.as_deref())
+                            .bind(change.touched.contains(&issue.id))
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                    sqlx::query(DELETE_ISSUE_COMPONENTS).bind(issue.id).execute(&mut *tx).await.map_err(store_error)?;
+                    for component in &issue.component_ids {
+                        sqlx::query(INSERT_ISSUE_COMPONENT)
+                            .bind(issue.id)
+                            .bind(component)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(store_error)?;
+                    }
+                }
+                content.known_issues.sort_by_key(|issue| issue.id);
+                Self::insert_revision(
+                    &mut tx,
+                    revision,
+                    &content,
+                    &change.summary,
+                    audit.actor_id,
+                    change.restored_from,
+                    at,
+                )
+                .await?;
+                let audit =
+                    app::auth::ssr::NewAuditEntry { target: format!("status:revision:{revision}"), ..audit.clone() };
+                Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(Some(revision))
+            }
+
+            async fn content_revision(
+                &self,
+                revision: i64,
+            ) -> Result<Option<app::status::ssr::RevisionRecord>, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+                use $crate::storage::store_error;
+
+                let row: Option<(i64, String, String, Option<i64>, chrono::DateTime<chrono::Utc>, String)> =
+                    sqlx::query_as(SELECT_REVISION_BY_NUMBER)
+                        .bind(revision)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(store_error)?;
+                row.map(|(revision, summary, author, restored_from, at, content)| {
+                    let content = serde_json::from_str(&content).map_err(|error| {
+                        app::error::StoreError::Corrupt(format!("revision {revision} cannot be read: {error}"))
+                    })?;
+                    Ok(app::status::ssr::RevisionRecord {
+                        line: revision_line((revision, summary, author, restored_from, at)),
+                        content,
+                    })
+                })
+                .transpose()
+            }
+
+            async fn content_revisions(
+                &self,
+                before: Option<i64>,
+                limit: u32,
+            ) -> Result<Vec<app::status::content::RevisionLine>, app::error::StoreError> {
+                use $crate::storage::status_sql::*;
+
+                let rows: Vec<RevisionRow> = sqlx::query_as(SELECT_REVISIONS)
+                    .bind(before)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($crate::storage::store_error)?;
+                Ok(rows.into_iter().map(revision_line).collect())
             }
         }
     };

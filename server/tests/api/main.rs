@@ -21,5 +21,6 @@ mod outage;
 mod peers;
 mod prometheus;
 mod provisioning;
+mod status_content;
 mod status_ops;
 mod storage;
