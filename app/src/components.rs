@@ -3,8 +3,23 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_location;
 
 use crate::error::AppError;
+
+/// The link to the feedback form, carrying the page it was followed from.
+fn feedback_link() -> String {
+    let path = use_location().pathname.get();
+    let mut encoded = String::with_capacity(path.len());
+    for byte in path.bytes() {
+        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
+            encoded.push(char::from(byte));
+        } else {
+            encoded.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    format!("/feedback?from={encoded}")
+}
 
 /// The frame around every page: skip link, header with navigation, main landmark and footer.
 #[component]
@@ -27,6 +42,7 @@ pub fn Layout(children: Children) -> impl IntoView {
         <footer class="site-footer">
             <div class="wrap">
                 <p>"Berth: self-service access to the container cloud."</p>
+                <p><a href=feedback_link>"Report a problem or make a suggestion"</a></p>
             </div>
         </footer>
     }
@@ -56,4 +72,24 @@ pub fn NotFound() -> impl IntoView {
         <p>"There is nothing at this address. It may have moved, or the link may be mistyped."</p>
         <p><a href="/">"Go to the home page"</a> " or " <a href="/status">"see the service status"</a> "."</p>
     }
+}
+
+/// The error of `action`'s last run when it is not about one field.
+pub fn other_error<A>(action: ServerAction<A>) -> impl Fn() -> Option<AppError> + Copy
+where
+    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+{
+    move || {
+        action
+            .value()
+            .get()
+            .and_then(Result::err)
+            .filter(|error| !matches!(error, AppError::Invalid { .. } | AppError::InvalidFields { .. }))
+    }
+}
+
+/// A field's error message, announced when it appears; `id` is what the field's `aria-describedby` names.
+#[component]
+pub fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
+    view! { <p class="field-error" id=id role="alert">{move || message.get()}</p> }
 }

@@ -9,6 +9,7 @@ pub mod billing;
 pub mod components;
 pub mod email;
 pub mod error;
+pub mod feedback;
 pub mod home;
 pub mod jobs;
 pub mod projects;
@@ -69,6 +70,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("terms") view=AccountArea::Terms ssr=SsrMode::Async/>
                     <Route path=StaticSegment("account") view=AccountArea::Account ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("account"), StaticSegment("link")) view=AccountArea::LinkProvider ssr=SsrMode::Async/>
+                    <Route path=StaticSegment("feedback") view=AccountArea::Feedback ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("feedback")) view=AdminArea::Feedback ssr=SsrMode::Async/>
                     <Route path=StaticSegment("admin") view=AdminArea::Home ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("users")) view=AdminArea::Users ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("audit")) view=AdminArea::Audit ssr=SsrMode::Async/>
@@ -144,6 +147,8 @@ lazy_areas! {
         Account => auth::AccountPage,
         /// `/account/link`
         LinkProvider => auth::LinkProviderPage,
+        /// `/feedback`
+        Feedback => feedback::FeedbackPageView,
     }
     /// The admins' pages.
     AdminArea via admin_area_view, __preload_admin_area_view {
@@ -163,6 +168,8 @@ lazy_areas! {
         Requests => projects::request_pages::AdminRequestsPage,
         /// `/admin/status`
         Status => status::admin::AdminStatusPage,
+        /// `/admin/feedback`
+        Feedback => feedback::AdminFeedbackPage,
         /// `/admin/status/content`
         StatusContent => status::editor::StatusContentPage,
         /// `/admin/status/revisions`

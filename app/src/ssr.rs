@@ -15,6 +15,8 @@ use crate::status::ssr::StatusService;
 pub struct AppState {
     /// The public status content.
     pub status: Arc<StatusService>,
+    /// Feedback from users.
+    pub feedback: Arc<crate::feedback::ssr::FeedbackService>,
     /// Accounts and sign-in.
     pub auth: Arc<AuthService>,
     /// Access applications and the admins' queue.

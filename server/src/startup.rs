@@ -175,8 +175,14 @@ impl Application {
             billing = billing.with_source(Arc::new(crate::prometheus::PrometheusSource::new(prometheus.clone())));
         }
         let billing = Arc::new(billing);
+        let feedback = Arc::new(app::feedback::ssr::FeedbackService::new(
+            store.clone(),
+            Arc::clone(&status),
+            Arc::new(TemplateRenderer::new(&config.base_url)),
+        ));
         let app_state = AppState {
             status: Arc::clone(&status),
+            feedback,
             auth: Arc::clone(&auth),
             applications: Arc::clone(&applications),
             projects: Arc::clone(&projects),

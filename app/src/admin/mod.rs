@@ -100,6 +100,8 @@ pub fn AdminHomePage() -> impl IntoView {
                             <li><a href="/projects">"Projects"</a></li>
                             <li><a href="/admin/requests">"Quota changes and renewals waiting"</a></li>
                             <li><a href="/admin/status">"Status operations: incidents, maintenance, components"</a></li>
+                            <li><a href="/admin/status/content">"Status page content: matrix, service level, known issues"</a></li>
+                            <li><a href="/admin/feedback">"Feedback from users"</a></li>
                             <li><a href="/admin/jobs">"Background jobs"</a></li>
                             <li><a href="/admin/audit">"Audit trail"</a></li>
                         </ul>

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::model::{ComponentStatus, IssueStatus};
 use super::{IncidentForm, MaintenanceForm};
-use crate::components::ErrorNotice;
+use crate::components::{ErrorNotice, FieldError, other_error};
 use crate::error::AppError;
 
 /// A component on the admins' page.
@@ -243,20 +243,6 @@ where
     move || action.value().get().and_then(Result::err).and_then(|error| error.for_field(name))
 }
 
-/// The error of `action`'s last run when it is not about one field.
-pub(super) fn other_error<A>(action: ServerAction<A>) -> impl Fn() -> Option<AppError> + Copy
-where
-    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
-{
-    move || {
-        action
-            .value()
-            .get()
-            .and_then(Result::err)
-            .filter(|error| !matches!(error, AppError::Invalid { .. } | AppError::InvalidFields { .. }))
-    }
-}
-
 #[component]
 fn Operations(view: AdminStatusView, actions: Actions) -> impl IntoView {
     let AdminStatusView { components, incidents, maintenance, zone } = view;
@@ -340,11 +326,6 @@ fn ImpactSelects(prefix: String, choices: Vec<(i64, String)>, empty: &'static st
             }).collect_view()}
         </fieldset>
     }
-}
-
-#[component]
-pub(super) fn FieldError(id: String, message: Signal<Option<String>>) -> impl IntoView {
-    view! { <p class="field-error" id=id role="alert">{move || message.get()}</p> }
 }
 
 #[component]

@@ -11,10 +11,9 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 use serde::{Deserialize, Serialize};
 
-use super::admin::{FieldError, other_error};
 use super::content::{ContentIssue, DiffLine, LineChange, StatusContent};
 use super::model::{Health, IssueStatus};
-use crate::components::ErrorNotice;
+use crate::components::{ErrorNotice, FieldError, other_error};
 use crate::error::AppError;
 
 /// A maturity matrix row in the editing form; every field is text as typed.
@@ -564,7 +563,7 @@ pub fn StatusRevisionPage() -> impl IntoView {
 }
 
 #[cfg(feature = "ssr")]
-mod ssr {
+pub(crate) mod ssr {
     //! The editing service: each edit loads the content, checks the part it changes against the revision its form
     //! was made on, applies itself and saves the whole content as the next revision.
 
@@ -621,7 +620,7 @@ mod ssr {
         base: i64,
         part: ContentPart,
         (action, request): (&str, &RequestInfo),
-        restored_from: Option<i64>,
+        (restored_from, from_feedback): (Option<i64>, Option<i64>),
         edit: impl FnOnce(&mut StatusContent) -> Result<(), AppError>,
     ) -> Result<(), AppError> {
         require_admin(admin)?;
@@ -657,7 +656,7 @@ mod ssr {
             .collect();
         let audit = NewAuditEntry::by(admin, action, "status:content".to_owned(), request)
             .with_details(serde_json::json!({ "summary": summary, "base": base }));
-        let change = ContentChange { expected: latest, content: next, touched, summary, restored_from };
+        let change = ContentChange { expected: latest, content: next, touched, summary, restored_from, from_feedback };
         match store.save_content(&change, &audit).await? {
             Some(_) => {
                 service.changed().await;
@@ -696,7 +695,7 @@ mod ssr {
             (Ok(stage), Ok(service_level)) => ServiceSummary { stage, service_level },
             (stage, level) => return Err(fields([stage.err(), level.err()])),
         };
-        edit(service, admin, base, ContentPart::Summary, ("status.content.summary", request), None, |content| {
+        edit(service, admin, base, ContentPart::Summary, ("status.content.summary", request), (None, None), |content| {
             content.service = summary;
             Ok(())
         })
@@ -805,10 +804,18 @@ mod ssr {
         if !errors.is_empty() {
             return Err(AppError::InvalidFields { errors });
         }
-        edit(service, admin, base, ContentPart::Maturity, ("status.content.maturity", request), None, |content| {
-            content.maturity = matrix;
-            Ok(())
-        })
+        edit(
+            service,
+            admin,
+            base,
+            ContentPart::Maturity,
+            ("status.content.maturity", request),
+            (None, None),
+            |content| {
+                content.maturity = matrix;
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -838,7 +845,7 @@ mod ssr {
             base,
             ContentPart::WorkRemaining,
             ("status.content.work_remaining", request),
-            None,
+            (None, None),
             |content| {
                 content.work_remaining = areas;
                 Ok(())
@@ -883,7 +890,7 @@ mod ssr {
             component_ids,
         };
         let action = if id == 0 { "status.known_issue.create" } else { "status.known_issue.update" };
-        edit(service, admin, base, ContentPart::Issue(id), (action, request), None, |content| {
+        edit(service, admin, base, ContentPart::Issue(id), (action, request), (None, None), |content| {
             if id == 0 {
                 content.known_issues.push(issue);
                 return Ok(());
@@ -902,11 +909,19 @@ mod ssr {
         id: i64,
         request: &RequestInfo,
     ) -> Result<(), AppError> {
-        edit(service, admin, base, ContentPart::Issue(id), ("status.known_issue.remove", request), None, |content| {
-            let before = content.known_issues.len();
-            content.known_issues.retain(|issue| issue.id != id);
-            if content.known_issues.len() == before { Err(AppError::NotFound) } else { Ok(()) }
-        })
+        edit(
+            service,
+            admin,
+            base,
+            ContentPart::Issue(id),
+            ("status.known_issue.remove", request),
+            (None, None),
+            |content| {
+                let before = content.known_issues.len();
+                content.known_issues.retain(|issue| issue.id != id);
+                if content.known_issues.len() == before { Err(AppError::NotFound) } else { Ok(()) }
+            },
+        )
         .await
     }
 
@@ -943,6 +958,24 @@ mod ssr {
         Ok(RevisionView { entry: entry(record.line), latest, diff })
     }
 
+    /// Adds `issue`, made from feedback `feedback_id`, and links the two in the same transaction (admins only).
+    pub(crate) async fn add_issue_from_feedback(
+        service: &StatusService,
+        admin: &User,
+        issue: ContentIssue,
+        feedback_id: i64,
+        request: &RequestInfo,
+    ) -> Result<(), AppError> {
+        require_admin(admin)?;
+        let base = service.store().load_content().await?.ok_or_else(not_seeded)?.0;
+        let origin = (None, Some(feedback_id));
+        edit(service, admin, base, ContentPart::Issue(0), ("status.known_issue.create", request), origin, |content| {
+            content.known_issues.push(issue);
+            Ok(())
+        })
+        .await
+    }
+
     pub(super) async fn restore(
         service: &StatusService,
         admin: &User,
@@ -958,7 +991,7 @@ mod ssr {
             base,
             ContentPart::Everything,
             ("status.content.restore", request),
-            Some(revision),
+            (Some(revision), None),
             |content| {
                 *content = record.content;
                 Ok(())

@@ -228,6 +228,8 @@ pub struct ContentChange {
     pub summary: String,
     /// The revision this one restores, if it does.
     pub restored_from: Option<i64>,
+    /// The feedback the one new known issue was made from: it is linked to the issue in the same transaction.
+    pub from_feedback: Option<i64>,
 }
 
 /// A stored revision of the content.

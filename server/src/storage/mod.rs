@@ -4,6 +4,7 @@
 mod accounts_sql;
 mod applications_sql;
 mod billing_sql;
+mod feedback_sql;
 mod jobs_sql;
 mod lifecycle_sql;
 mod pool_store;
@@ -71,6 +72,7 @@ pub struct PoolStats {
 #[async_trait]
 pub trait Store:
     StatusStore
+    + app::feedback::ssr::FeedbackStore
     + AccountStore
     + ApplicationStore
     + ProjectStore

@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction};
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
 use super::billing_sql::impl_billing_store;
+use super::feedback_sql::impl_feedback_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::lifecycle_sql::impl_lifecycle_store;
 use super::pool_store::impl_store;
@@ -123,6 +124,8 @@ impl_status_store!(PostgresStore, sqlx::Postgres);
 impl_account_store!(PostgresStore, sqlx::Postgres);
 
 impl_application_store!(PostgresStore, sqlx::Postgres);
+
+impl_feedback_store!(PostgresStore);
 
 impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 

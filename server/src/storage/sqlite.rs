@@ -9,6 +9,7 @@ use sqlx::{Sqlite, Transaction};
 use super::accounts_sql::impl_account_store;
 use super::applications_sql::impl_application_store;
 use super::billing_sql::impl_billing_store;
+use super::feedback_sql::impl_feedback_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::lifecycle_sql::impl_lifecycle_store;
 use super::pool_store::impl_store;
@@ -158,6 +159,8 @@ impl_status_store!(SqliteStore, sqlx::Sqlite);
 impl_account_store!(SqliteStore, sqlx::Sqlite);
 
 impl_application_store!(SqliteStore, sqlx::Sqlite);
+
+impl_feedback_store!(SqliteStore);
 
 impl_job_store!(SqliteStore, jobs_sql::CLAIM_JOB_SQLITE);
 

@@ -827,6 +827,21 @@ macro_rules! impl_status_store {
                             .fetch_one(&mut *tx)
                             .await
                             .map_err(store_error)?;
+                        if let Some(feedback) = change.from_feedback {
+                            let linked = sqlx::query($crate::storage::feedback_sql::LINK_KNOWN_ISSUE)
+                                .bind(feedback)
+                                .bind(issue.id)
+                                .bind(at)
+                                .execute(&mut *tx)
+                                .await
+                                .map_err(store_error)?
+                                .rows_affected();
+                            if linked == 0 {
+                                // Turned into an issue by someone else meanwhile: add nothing.
+                                tx.rollback().await.map_err(store_error)?;
+                                return Ok(None);
+                            }
+                        }
                     } else {
                         sqlx::query(UPDATE_CONTENT_ISSUE)
                             .bind(issue.id)

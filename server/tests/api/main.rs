@@ -10,6 +10,7 @@ mod application_store;
 mod applications;
 mod billing;
 mod binary;
+mod feedback;
 mod hardening;
 mod helpers;
 mod http;
