@@ -84,6 +84,10 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("admin"), StaticSegment("status"), StaticSegment("revisions")) view=AdminArea::StatusRevisions ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("admin"), StaticSegment("status"), StaticSegment("revisions"), ParamSegment("revision")) view=AdminArea::StatusRevision ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("status"), StaticSegment("incidents")) view=HistoryArea::Incidents ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("status"), StaticSegment("subscribe")) view=HistoryArea::Subscribe ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("status"), StaticSegment("subscribe"), StaticSegment("confirm")) view=HistoryArea::ConfirmSubscription ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("status"), StaticSegment("unsubscribe")) view=HistoryArea::Unsubscribe ssr=SsrMode::Async/>
+                    <Route path=(StaticSegment("admin"), StaticSegment("status"), StaticSegment("webhooks")) view=AdminArea::StatusWebhooks ssr=SsrMode::Async/>
                     <Route path=StaticSegment("applications") view=ApplicationsArea::Mine ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("applications"), StaticSegment("new")) view=ApplicationsArea::New ssr=SsrMode::Async/>
                     <Route path=(StaticSegment("applications"), ParamSegment("id")) view=ApplicationsArea::One ssr=SsrMode::Async/>
@@ -170,6 +174,8 @@ lazy_areas! {
         Status => status::admin::AdminStatusPage,
         /// `/admin/feedback`
         Feedback => feedback::AdminFeedbackPage,
+        /// `/admin/status/webhooks`
+        StatusWebhooks => status::notifications::WebhooksPage,
         /// `/admin/status/content`
         StatusContent => status::editor::StatusContentPage,
         /// `/admin/status/revisions`
@@ -177,10 +183,16 @@ lazy_areas! {
         /// `/admin/status/revisions/:revision`
         StatusRevision => status::editor::StatusRevisionPage,
     }
-    /// The public incident history.
+    /// The public pages beside the status page: the incident history, subscribing and unsubscribing.
     HistoryArea via history_area_view, __preload_history_area_view {
         /// `/status/incidents`
         Incidents => status::history::IncidentHistoryPage,
+        /// `/status/subscribe`
+        Subscribe => status::notifications::SubscribePage,
+        /// `/status/subscribe/confirm`
+        ConfirmSubscription => status::notifications::ConfirmSubscriptionPage,
+        /// `/status/unsubscribe`
+        Unsubscribe => status::notifications::UnsubscribePage,
     }
     /// The applicant's pages.
     ApplicationsArea via applications_area_view, __preload_applications_area_view {

@@ -15,6 +15,8 @@ use crate::status::ssr::StatusService;
 pub struct AppState {
     /// The public status content.
     pub status: Arc<StatusService>,
+    /// Status subscriptions and webhooks.
+    pub notifications: Arc<crate::status::notifications::ssr::NotificationService>,
     /// Feedback from users.
     pub feedback: Arc<crate::feedback::ssr::FeedbackService>,
     /// Accounts and sign-in.

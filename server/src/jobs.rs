@@ -86,6 +86,16 @@ pub enum JobPayload {
         /// The last complete hour when it was queued.
         hour: DateTime<Utc>,
     },
+    /// Tells subscribers and webhooks about a status event (see [`crate::notify`]).
+    NotifyStatus {
+        /// The event.
+        event_id: i64,
+    },
+    /// Delivers a status event to one webhook.
+    DeliverWebhook {
+        /// The delivery.
+        delivery_id: i64,
+    },
 }
 
 impl JobPayload {
@@ -96,13 +106,18 @@ impl JobPayload {
             JobPayload::ProvisionProject { .. } => "provision_project",
             JobPayload::ProjectLifecycle { .. } => "project_lifecycle",
             JobPayload::UsageRollup { .. } => "usage_rollup",
+            JobPayload::NotifyStatus { .. } => "notify_status",
+            JobPayload::DeliverWebhook { .. } => "deliver_webhook",
         }
     }
 
     /// The key that keeps a second copy of this job out of the queue while one waits or runs.
     pub fn dedupe_key(&self) -> Option<String> {
         match self {
-            JobPayload::SendMail { .. } | JobPayload::ProjectLifecycle { .. } => None,
+            JobPayload::SendMail { .. }
+            | JobPayload::ProjectLifecycle { .. }
+            | JobPayload::NotifyStatus { .. }
+            | JobPayload::DeliverWebhook { .. } => None,
             // One rollup at a time: a second would only wait on the first's rows.
             JobPayload::UsageRollup { .. } => Some("usage_rollup".to_owned()),
             JobPayload::ProvisionProject { project_id } => Some(format!("project:{project_id}")),
@@ -117,7 +132,8 @@ impl JobPayload {
     /// Reads a stored job.
     pub fn parse(kind: &str, payload: &str) -> Result<Self, String> {
         match kind {
-            "send_mail" | "provision_project" | "project_lifecycle" | "usage_rollup" => {
+            "send_mail" | "provision_project" | "project_lifecycle" | "usage_rollup" | "notify_status"
+            | "deliver_webhook" => {
                 let parsed: Self =
                     serde_json::from_str(payload).map_err(|error| format!("bad {kind} payload: {error}"))?;
                 if parsed.kind() != kind {
@@ -158,6 +174,8 @@ pub struct OutboxMessage {
     pub sent_at: Option<DateTime<Utc>>,
     /// For a message that carries a secret: when the secret stops working (and the body is erased).
     pub secret_expires_at: Option<DateTime<Utc>>,
+    /// The one-click unsubscribe URL of a message to a list.
+    pub list_unsubscribe: Option<String>,
 }
 
 impl std::fmt::Debug for OutboxMessage {
@@ -259,6 +277,8 @@ enum JobError {
     Sweep(app::error::AppError),
     #[error("the usage rollup stopped")]
     Rollup(#[source] app::billing::ssr::RollupError),
+    #[error(transparent)]
+    Delivery(#[from] crate::notify::DeliveryError),
 }
 
 impl JobError {
@@ -266,7 +286,11 @@ impl JobError {
     fn is_permanent(&self) -> bool {
         match self {
             JobError::BadRow(_) | JobError::MissingMail(_) | JobError::ExpiredMail(_) => true,
-            JobError::Store(_) | JobError::KeptChanging(_) | JobError::Sweep(_) | JobError::Rollup(_) => false,
+            JobError::Store(_)
+            | JobError::KeptChanging(_)
+            | JobError::Sweep(_)
+            | JobError::Rollup(_)
+            | JobError::Delivery(_) => false,
             JobError::Mail(error) => error.is_permanent(),
             JobError::Provision(error) => error.is_permanent(),
         }
@@ -295,6 +319,23 @@ impl std::fmt::Debug for Provisioning {
     }
 }
 
+/// What the status notification jobs need.
+#[derive(Clone)]
+pub struct Notifier {
+    /// Renders the subscribers' messages.
+    pub mail: Arc<dyn MailRenderer>,
+    /// Berth's public base URL (links in messages and webhook bodies), without the trailing slash.
+    pub base_url: String,
+    /// Posts to webhooks.
+    pub client: reqwest::Client,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notifier").field("base_url", &self.base_url).finish_non_exhaustive()
+    }
+}
+
 /// Runs jobs from the store until the task is aborted.
 #[derive(Debug, Clone)]
 pub struct JobRunner {
@@ -303,6 +344,7 @@ pub struct JobRunner {
     provisioning: Provisioning,
     projects: Arc<app::projects::ssr::ProjectService>,
     billing: Arc<app::billing::ssr::BillingService>,
+    notifier: Notifier,
     settings: JobSettings,
 }
 
@@ -315,9 +357,10 @@ impl JobRunner {
         provisioning: Provisioning,
         projects: Arc<app::projects::ssr::ProjectService>,
         billing: Arc<app::billing::ssr::BillingService>,
+        notifier: Notifier,
         settings: JobSettings,
     ) -> Self {
-        Self { store, mailer, provisioning, projects, billing, settings }
+        Self { store, mailer, provisioning, projects, billing, notifier, settings }
     }
 
     /// The provisioning backend's name.
@@ -374,6 +417,8 @@ impl JobRunner {
                 Ok(JobPayload::ProvisionProject { project_id }) => self.provision(&job, *project_id).await,
                 Ok(JobPayload::ProjectLifecycle { at }) => self.sweep_projects(job.id, *at).await,
                 Ok(JobPayload::UsageRollup { hour }) => self.roll_up_usage(job.id, *hour).await,
+                Ok(JobPayload::NotifyStatus { event_id }) => self.notify_status(job.id, *event_id).await,
+                Ok(JobPayload::DeliverWebhook { delivery_id }) => self.deliver_webhook(job.id, *delivery_id).await,
                 Err(reason) => Err(JobError::BadRow(reason.clone())),
             }
         };
@@ -441,6 +486,22 @@ impl JobRunner {
             corrections = report.corrections,
             "rolled usage up into the ledger"
         );
+        self.store.finish_job(job_id, Utc::now()).await?;
+        Ok(Handled::Done)
+    }
+
+    /// Fans a status event out; every step skips what an earlier run did.
+    async fn notify_status(&self, job_id: i64, event_id: i64) -> Result<Handled, JobError> {
+        let notifier = &self.notifier;
+        crate::notify::fan_out(self.store.as_ref(), notifier.mail.as_ref(), &notifier.base_url, event_id).await?;
+        self.store.finish_job(job_id, Utc::now()).await?;
+        Ok(Handled::Done)
+    }
+
+    /// One attempt to deliver to a webhook; a failure is retried with the job's backoff.
+    async fn deliver_webhook(&self, job_id: i64, delivery_id: i64) -> Result<Handled, JobError> {
+        let notifier = &self.notifier;
+        crate::notify::deliver(self.store.as_ref(), &notifier.client, &notifier.base_url, delivery_id).await?;
         self.store.finish_job(job_id, Utc::now()).await?;
         Ok(Handled::Done)
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod http;
 pub mod jobs;
 pub mod mail;
+pub mod notify;
 pub mod oidc;
 pub mod prometheus;
 pub mod provision;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use app::auth::ssr::{MailNotice, MailRenderer, OutgoingMail};
 use app::email::EmailAddress;
 use askama::Template;
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
@@ -140,7 +141,18 @@ impl Mailer {
             .to(to)
             .subject(&message.subject)
             // The same id on every attempt, so that a message delivered twice after a crash can be recognised.
-            .message_id(Some(format!("<outbox-{}@{}>", message.id, self.message_id_domain)))
+            .message_id(Some(format!("<outbox-{}@{}>", message.id, self.message_id_domain)));
+        // RFC 8058: mail clients offer "unsubscribe", and a POST to the URL does it without a page.
+        let email = match &message.list_unsubscribe {
+            Some(url) => email
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                )),
+            None => email,
+        };
+        let email = email
             .multipart(MultiPart::alternative_plain_html(message.text_body.clone(), message.html_body.clone()))
             .map_err(MailError::Build)?;
         match &self.transport {
@@ -242,6 +254,7 @@ impl MailRenderer for TemplateRenderer {
             text_body: text.render().expect("the sign-in text template renders"),
             html_body: html.render().expect("the sign-in HTML template renders"),
             secret_expires_at: None,
+            list_unsubscribe: None,
         }
     }
 
@@ -255,6 +268,7 @@ impl MailRenderer for TemplateRenderer {
             text_body: text.render().expect("the join text template renders"),
             html_body: html.render().expect("the join HTML template renders"),
             secret_expires_at: None,
+            list_unsubscribe: None,
         }
     }
 
@@ -270,6 +284,7 @@ impl MailRenderer for TemplateRenderer {
             text_body: text.render().expect("the notice text template renders"),
             html_body: html.render().expect("the notice HTML template renders"),
             secret_expires_at: None,
+            list_unsubscribe: None,
         }
     }
 }

@@ -57,6 +57,9 @@ pub enum StartupError {
     /// The listener has no local address.
     #[error("cannot read the listening address")]
     Listener(#[source] std::io::Error),
+    /// The HTTP client for webhooks cannot be built.
+    #[error("cannot build the HTTP client for webhooks")]
+    HttpClient(#[source] reqwest::Error),
 }
 
 /// State of the axum routes.
@@ -180,7 +183,13 @@ impl Application {
             Arc::clone(&status),
             Arc::new(TemplateRenderer::new(&config.base_url)),
         ));
+        let notifications = Arc::new(app::status::notifications::ssr::NotificationService::new(
+            store.clone(),
+            Arc::clone(&status),
+            Arc::new(TemplateRenderer::new(&config.base_url)),
+        ));
         let app_state = AppState {
+            notifications,
             status: Arc::clone(&status),
             feedback,
             auth: Arc::clone(&auth),
@@ -231,8 +240,10 @@ impl Application {
             .layer(middleware::from_fn_with_state(Arc::clone(&auth), auth::resolve_user))
             .layer(sessions::layer(store.session_store(), config.is_https(), config.sessions.idle))
             .layer(middleware::from_fn_with_state(Arc::clone(&pages), status::cached_for_anonymous));
-        // Collectors authenticate with a bearer token, not a cookie: no cross-site check applies to them.
+        // Collectors authenticate with a bearer token, not a cookie, and mail clients' one-click unsubscribe
+        // (RFC 8058) with the token in its URL: no cross-site check applies to them.
         let collectors = Router::new()
+            .route("/status/unsubscribe/one-click", post(status::one_click_unsubscribe))
             .route("/api/v1/usage", post(usage::push))
             .layer(axum::extract::DefaultBodyLimit::max(usage::BODY_LIMIT))
             .with_state(state.clone());
@@ -271,6 +282,14 @@ impl Application {
             },
             Arc::clone(&projects),
             Arc::clone(&billing),
+            crate::jobs::Notifier {
+                mail: Arc::new(TemplateRenderer::new(&config.base_url)),
+                base_url: config.base_url.as_str().trim_end_matches('/').to_owned(),
+                client: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(StartupError::HttpClient)?,
+            },
             config.jobs,
         );
         tracing::info!(backend = runner.backend(), "provisioning backend ready");

@@ -158,6 +158,9 @@ pub struct OutgoingMail {
     /// For a message that carries a secret (a sign-in link): when the secret stops working. Its body is erased
     /// once delivered, or at that time if it was not.
     pub secret_expires_at: Option<DateTime<Utc>>,
+    /// For a message to a list (status subscribers): the one-click unsubscribe URL, sent as `List-Unsubscribe` with
+    /// `List-Unsubscribe-Post` (RFC 8058).
+    pub list_unsubscribe: Option<String>,
 }
 
 impl std::fmt::Debug for OutgoingMail {
@@ -167,6 +170,7 @@ impl std::fmt::Debug for OutgoingMail {
             .field("subject", &self.subject)
             .field("bodies", &"********")
             .field("secret_expires_at", &self.secret_expires_at)
+            .field("list_unsubscribe", &self.list_unsubscribe.is_some())
             .finish()
     }
 }

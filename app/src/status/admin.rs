@@ -223,6 +223,7 @@ pub fn AdminStatusPage() -> impl IntoView {
             <a href="/status">"The public status page"</a> " · " <a href="/status/incidents">"Incident history"</a>
             " · " <a href="/admin/status/content">"Edit the matrix, service level and known issues"</a>
             " · " <a href="/admin/status/revisions">"Revisions"</a>
+            " · " <a href="/admin/status/webhooks">"Webhooks"</a>
         </p>
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {

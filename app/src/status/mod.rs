@@ -8,6 +8,7 @@ pub mod content;
 pub mod editor;
 pub mod history;
 pub mod model;
+pub mod notifications;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 
@@ -373,7 +374,8 @@ fn StatusReportView(report: StatusPageData) -> impl IntoView {
             "Last updated " <Date at=updated/> ". Also as " <a href="/status.json">"JSON"</a>
             " and as Atom feeds of " <a href="/status/incidents.atom">"incidents"</a> ", "
             <a href="/status/maintenance.atom">"maintenance"</a> " and " <a href="/status/feed.atom">"known issues"</a>
-            ". " <a href="/status/incidents">"Past incidents and availability"</a> "."
+            ". " <a href="/status/incidents">"Past incidents and availability"</a> ". "
+            <a href="/status/subscribe">"Get incidents and maintenance by e-mail"</a> "."
         </p>
         {(!incidents.is_empty()).then(|| view! {
             <section aria-labelledby="incidents-heading">

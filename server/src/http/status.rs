@@ -364,3 +364,33 @@ mod tests {
         assert_eq!(older.status(), StatusCode::OK);
     }
 }
+
+/// Query of the one-click unsubscribe URL.
+#[derive(Debug, serde::Deserialize)]
+pub struct UnsubscribeQuery {
+    token: String,
+}
+
+/// `POST /status/unsubscribe/one-click?token=…`: RFC 8058 one-click unsubscribe, which mail clients send (with the
+/// body `List-Unsubscribe=One-Click`) when the reader chooses "unsubscribe". The token is the credential; it works
+/// once or many times alike.
+pub async fn one_click_unsubscribe(
+    State(store): State<Arc<dyn crate::storage::Store>>,
+    axum::extract::Query(query): axum::extract::Query<UnsubscribeQuery>,
+) -> Response {
+    match app::status::notifications::ssr::NotificationStore::unsubscribe(
+        store.as_ref(),
+        query.token.trim(),
+        Utc::now(),
+    )
+    .await
+    {
+        Ok(true) => (StatusCode::OK, "Unsubscribed.\n").into_response(),
+        Ok(false) => (StatusCode::NOT_FOUND, "This unsubscribe link is not valid.\n").into_response(),
+        Err(error) => {
+            let error = AppError::from(error);
+            tracing::error!(error = %app::error::cause_chain(&error), "cannot unsubscribe");
+            (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response()
+        }
+    }
+}

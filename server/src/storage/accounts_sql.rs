@@ -65,8 +65,8 @@ pub(crate) const END_UNUSED_SIGN_IN_LINKS: &str =
 pub(crate) const DELETE_OLD_SIGN_IN_LINKS: &str = "DELETE FROM sign_in_links WHERE expires_at < $1";
 
 pub(crate) const INSERT_OUTBOX: &str = "INSERT INTO outbox \
-     (recipient, subject, text_body, html_body, created_at, secret_expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+     (recipient, subject, text_body, html_body, created_at, secret_expires_at, list_unsubscribe) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 // A job whose dedupe key is already waiting or running is not queued again (the partial unique index on
 // `dedupe_key` among jobs not done).
 pub(crate) const INSERT_JOB: &str = "INSERT INTO jobs (kind, payload, run_at, created_at, dedupe_key) \
@@ -126,6 +126,7 @@ macro_rules! impl_account_store {
                     .bind(&mail.html_body)
                     .bind(now)
                     .bind(mail.secret_expires_at)
+                    .bind(mail.list_unsubscribe.as_deref())
                     .fetch_one(&mut *conn)
                     .await?;
                 Self::insert_job(conn, &$crate::jobs::JobPayload::SendMail { outbox_id }, now).await

@@ -28,7 +28,7 @@ pub(crate) const COUNT_JOBS_BY_KIND: &str = "SELECT kind, \
      CASE WHEN done_at IS NULL THEN 'pending' ELSE 'failed' END AS state, COUNT(*) AS count FROM jobs \
      WHERE done_at IS NULL OR outcome = 'failed' GROUP BY kind, CASE WHEN done_at IS NULL THEN 'pending' ELSE 'failed' END";
 pub(crate) const SELECT_OUTBOX: &str = "SELECT id, recipient, subject, text_body, html_body, sent_at, \
-     secret_expires_at FROM outbox WHERE id = $1";
+     secret_expires_at, list_unsubscribe FROM outbox WHERE id = $1";
 // A message that carried a secret keeps no copy of it once delivered.
 pub(crate) const MARK_SENT: &str = "UPDATE outbox SET sent_at = $2, \
      text_body = CASE WHEN secret_expires_at IS NULL THEN text_body ELSE '' END, \
@@ -158,6 +158,7 @@ macro_rules! impl_job_store {
                     html_body: row.html_body,
                     sent_at: row.sent_at,
                     secret_expires_at: row.secret_expires_at,
+                    list_unsubscribe: row.list_unsubscribe,
                 }))
             }
 

@@ -7,6 +7,7 @@ mod billing_sql;
 mod feedback_sql;
 mod jobs_sql;
 mod lifecycle_sql;
+mod notify_sql;
 mod pool_store;
 mod postgres;
 mod projects_sql;
@@ -73,6 +74,8 @@ pub struct PoolStats {
 pub trait Store:
     StatusStore
     + app::feedback::ssr::FeedbackStore
+    + app::status::notifications::ssr::NotificationStore
+    + crate::notify::NotifyStore
     + AccountStore
     + ApplicationStore
     + ProjectStore

@@ -11,6 +11,7 @@ use super::billing_sql::impl_billing_store;
 use super::feedback_sql::impl_feedback_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::lifecycle_sql::impl_lifecycle_store;
+use super::notify_sql::impl_notify_store;
 use super::pool_store::impl_store;
 use super::projects_sql::impl_project_store;
 use super::status_sql::impl_status_store;
@@ -126,6 +127,8 @@ impl_account_store!(PostgresStore, sqlx::Postgres);
 impl_application_store!(PostgresStore, sqlx::Postgres);
 
 impl_feedback_store!(PostgresStore);
+
+impl_notify_store!(PostgresStore, sqlx::Postgres);
 
 impl_job_store!(PostgresStore, jobs_sql::CLAIM_JOB_POSTGRES);
 

@@ -283,6 +283,7 @@ pub(crate) struct OutboxRow {
     pub html_body: String,
     pub sent_at: Option<DateTime<Utc>>,
     pub secret_expires_at: Option<DateTime<Utc>>,
+    pub list_unsubscribe: Option<String>,
 }
 
 impl std::fmt::Debug for OutboxRow {
@@ -943,6 +944,8 @@ impl AdminJobRow {
             Ok(crate::jobs::JobPayload::UsageRollup { hour }) => {
                 format!("usage up to the hour from {}", hour.format("%Y-%m-%d %H:%M UTC"))
             }
+            Ok(crate::jobs::JobPayload::NotifyStatus { event_id }) => format!("status event {event_id}"),
+            Ok(crate::jobs::JobPayload::DeliverWebhook { delivery_id }) => format!("webhook delivery {delivery_id}"),
             Err(reason) => reason,
         };
         app::jobs::JobView {

@@ -12,6 +12,7 @@ use super::billing_sql::impl_billing_store;
 use super::feedback_sql::impl_feedback_store;
 use super::jobs_sql::{self, impl_job_admin_store, impl_job_store};
 use super::lifecycle_sql::impl_lifecycle_store;
+use super::notify_sql::impl_notify_store;
 use super::pool_store::impl_store;
 use super::projects_sql::impl_project_store;
 use super::status_sql::impl_status_store;
@@ -161,6 +162,8 @@ impl_account_store!(SqliteStore, sqlx::Sqlite);
 impl_application_store!(SqliteStore, sqlx::Sqlite);
 
 impl_feedback_store!(SqliteStore);
+
+impl_notify_store!(SqliteStore, sqlx::Sqlite);
 
 impl_job_store!(SqliteStore, jobs_sql::CLAIM_JOB_SQLITE);
 

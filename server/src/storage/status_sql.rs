@@ -110,6 +110,12 @@ pub(crate) const SELECT_REVISIONS: &str = "SELECT r.revision, r.summary, \
      FROM status_revisions r LEFT JOIN users u ON u.id = r.author_id \
      WHERE ($1 IS NULL OR r.revision < $1) ORDER BY r.revision DESC LIMIT $2";
 
+// The components an incident or a window touches, for its events.
+pub(crate) const SELECT_INCIDENT_COMPONENTS: &str =
+    "SELECT DISTINCT component_id FROM incident_impacts WHERE incident_id = $1 ORDER BY component_id";
+pub(crate) const SELECT_WINDOW_COMPONENTS: &str =
+    "SELECT component_id FROM maintenance_components WHERE window_id = $1 ORDER BY component_id";
+
 // Every change to what the page shows moves the revision (and "last updated"); caches compare it.
 pub(crate) const BUMP_REVISION: &str = "UPDATE status_meta SET revision = revision + 1, updated_at = $1 WHERE id = 1";
 
@@ -607,7 +613,13 @@ macro_rules! impl_status_store {
                 let audit = app::auth::ssr::NewAuditEntry { target: format!("incident:{id}"), ..audit.clone() };
                 Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
                 sqlx::query(BUMP_REVISION).bind(at).execute(&mut *tx).await.map_err(store_error)?;
+                let affected: Vec<i64> = incident.impacts.iter().map(|(id, _)| *id).collect();
+                let status = Some(incident.status.as_str());
+                Self::insert_status_event(&mut tx, "incident.opened", id, status, &incident.message, &affected, at)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
                 Ok(id)
             }
 
@@ -659,7 +671,22 @@ macro_rules! impl_status_store {
                     .map_err(store_error)?;
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 sqlx::query(BUMP_REVISION).bind(at).execute(&mut *tx).await.map_err(store_error)?;
+                let affected: Vec<i64> = sqlx::query_scalar(SELECT_INCIDENT_COMPONENTS)
+                    .bind(change.id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let kind = if change.status == app::status::model::IssueStatus::Resolved {
+                    "incident.resolved"
+                } else {
+                    "incident.updated"
+                };
+                let status = Some(change.status.as_str());
+                Self::insert_status_event(&mut tx, kind, change.id, status, &change.message, &affected, at)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
                 Ok(app::status::ssr::IncidentOutcome::Updated)
             }
 
@@ -693,7 +720,12 @@ macro_rules! impl_status_store {
                 let audit = app::auth::ssr::NewAuditEntry { target: format!("maintenance:{id}"), ..audit.clone() };
                 Self::insert_audit(&mut tx, &audit).await.map_err(store_error)?;
                 sqlx::query(BUMP_REVISION).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?;
+                let (kind, message, components) = ("maintenance.scheduled", &window.description, &window.component_ids);
+                Self::insert_status_event(&mut tx, kind, id, None, message, components, audit.at)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
                 Ok(id)
             }
 
@@ -719,7 +751,17 @@ macro_rules! impl_status_store {
                 }
                 Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
                 sqlx::query(BUMP_REVISION).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?;
+                let components: Vec<i64> = sqlx::query_scalar(SELECT_WINDOW_COMPONENTS)
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let message = "This maintenance will not take place.";
+                Self::insert_status_event(&mut tx, "maintenance.cancelled", id, None, message, &components, audit.at)
+                    .await
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
+                self.jobs_waker.notify_one();
                 Ok(true)
             }
 
@@ -747,7 +789,13 @@ macro_rules! impl_status_store {
                         return Ok(false);
                     }
                 };
-                sqlx::query(FIRST_REVISION).execute(&mut *tx).await.map_err(store_error)?;
+                // Another process starting at once may have taken revision 1 since the read: it waits on the row
+                // here and then finds the number moved.
+                let claimed = sqlx::query(FIRST_REVISION).execute(&mut *tx).await.map_err(store_error)?.rows_affected();
+                if claimed == 0 {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(false);
+                }
                 Self::insert_revision(
                     &mut tx,
                     1,

@@ -305,6 +305,7 @@ async fn scheduled_work_runs_once_per_period_and_mail_choices_are_kept(backend: 
         text_body: "t".into(),
         html_body: "h".into(),
         secret_expires_at: None,
+        list_unsubscribe: None,
     };
     let now = Utc::now();
     let before = first.pending_jobs().await.unwrap();

@@ -23,5 +23,6 @@ mod peers;
 mod prometheus;
 mod provisioning;
 mod status_content;
+mod status_notify;
 mod status_ops;
 mod storage;

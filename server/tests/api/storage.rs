@@ -42,6 +42,7 @@ fn mail_to(address: &str) -> OutgoingMail {
         text_body: "t".into(),
         html_body: "<p>h</p>".into(),
         secret_expires_at: None,
+        list_unsubscribe: None,
     }
 }
 
