@@ -135,6 +135,26 @@ macro_rules! impl_notify_store {
                     .await?;
                 Self::insert_job(conn, &$crate::jobs::JobPayload::NotifyStatus { event_id }, at).await
             }
+
+            /// Runs `sql` (`$1` the token, `$2` now) on a subscriber; false when no subscriber has the token.
+            async fn update_subscriber(
+                &self,
+                sql: &str,
+                token: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let changed = sqlx::query(sql)
+                    .bind(token)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                tx.commit().await.map_err(store_error)?;
+                Ok(changed > 0)
+            }
         }
 
         #[async_trait::async_trait]
@@ -336,16 +356,7 @@ macro_rules! impl_notify_store {
                 token: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, app::error::StoreError> {
-                let mut tx = self.begin_write().await.map_err($crate::storage::store_error)?;
-                let changed = sqlx::query($crate::storage::notify_sql::CONFIRM_SUBSCRIBER)
-                    .bind(token)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::storage::store_error)?
-                    .rows_affected();
-                tx.commit().await.map_err($crate::storage::store_error)?;
-                Ok(changed > 0)
+                self.update_subscriber($crate::storage::notify_sql::CONFIRM_SUBSCRIBER, token, now).await
             }
 
             async fn unsubscribe(
@@ -353,16 +364,7 @@ macro_rules! impl_notify_store {
                 token: &str,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> Result<bool, app::error::StoreError> {
-                let mut tx = self.begin_write().await.map_err($crate::storage::store_error)?;
-                let changed = sqlx::query($crate::storage::notify_sql::UNSUBSCRIBE)
-                    .bind(token)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err($crate::storage::store_error)?
-                    .rows_affected();
-                tx.commit().await.map_err($crate::storage::store_error)?;
-                Ok(changed > 0)
+                self.update_subscriber($crate::storage::notify_sql::UNSUBSCRIBE, token, now).await
             }
 
             async fn add_webhook(

@@ -270,6 +270,38 @@ macro_rules! impl_status_store {
                 Ok(Some((revision, status_content(summary, &report, issues, components)?)))
             }
 
+            /// Inserts the matrix rows and work areas in their order (the tables are empty or just emptied).
+            async fn insert_matrix_and_areas(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                maturity: &[app::status::model::MaturityIndicator],
+                areas: &[app::status::model::WorkArea],
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<(), sqlx::Error> {
+                use $crate::storage::status_sql::{INSERT_MATURITY, INSERT_WORK_AREA};
+                for (position, row) in (0_i32..).zip(maturity) {
+                    sqlx::query(INSERT_MATURITY)
+                        .bind(position)
+                        .bind(&row.indicator)
+                        .bind(&row.current.value)
+                        .bind(row.current.state.as_str())
+                        .bind(&row.best_feasible.value)
+                        .bind(row.best_feasible.state.as_str())
+                        .bind(at)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                for (position, area) in (0_i32..).zip(areas) {
+                    sqlx::query(INSERT_WORK_AREA)
+                        .bind(position)
+                        .bind(&area.area)
+                        .bind(&area.description)
+                        .bind(at)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Ok(())
+            }
+
             /// Inserts revision `revision` holding `content`.
             async fn insert_revision(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -342,29 +374,9 @@ macro_rules! impl_status_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(store_error)?;
-                for (position, row) in (0_i32..).zip(&seed.maturity) {
-                    sqlx::query(INSERT_MATURITY)
-                        .bind(position)
-                        .bind(&row.indicator)
-                        .bind(&row.current.value)
-                        .bind(row.current.state.as_str())
-                        .bind(&row.best_feasible.value)
-                        .bind(row.best_feasible.state.as_str())
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
-                for (position, area) in (0_i32..).zip(&seed.work_remaining) {
-                    sqlx::query(INSERT_WORK_AREA)
-                        .bind(position)
-                        .bind(&area.area)
-                        .bind(&area.description)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
+                Self::insert_matrix_and_areas(&mut tx, &seed.maturity, &seed.work_remaining, now)
+                    .await
+                    .map_err(store_error)?;
                 for issue in &seed.known_issues {
                     sqlx::query(INSERT_KNOWN_ISSUE)
                         .bind(&issue.title)
@@ -835,30 +847,10 @@ macro_rules! impl_status_store {
                     return Ok(None);
                 };
                 sqlx::query(DELETE_MATURITY).execute(&mut *tx).await.map_err(store_error)?;
-                for (position, row) in (0_i32..).zip(&content.maturity) {
-                    sqlx::query(INSERT_MATURITY)
-                        .bind(position)
-                        .bind(&row.indicator)
-                        .bind(&row.current.value)
-                        .bind(row.current.state.as_str())
-                        .bind(&row.best_feasible.value)
-                        .bind(row.best_feasible.state.as_str())
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
                 sqlx::query(DELETE_WORK_AREAS).execute(&mut *tx).await.map_err(store_error)?;
-                for (position, area) in (0_i32..).zip(&content.work_remaining) {
-                    sqlx::query(INSERT_WORK_AREA)
-                        .bind(position)
-                        .bind(&area.area)
-                        .bind(&area.description)
-                        .bind(at)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(store_error)?;
-                }
+                Self::insert_matrix_and_areas(&mut tx, &content.maturity, &content.work_remaining, at)
+                    .await
+                    .map_err(store_error)?;
                 let live: Vec<i64> =
                     sqlx::query_scalar(SELECT_LIVE_ISSUE_IDS).fetch_all(&mut *tx).await.map_err(store_error)?;
                 for id in live.iter().filter(|id| !content.known_issues.iter().any(|issue| issue.id == **id)) {

@@ -18,7 +18,7 @@ on_both_backends!(
 const ADMIN: &str = "boss@example.org";
 
 /// Signs `browser` in as `email` with the link that arrives at `sink`, and completes sign-up.
-async fn sign_in(app: &TestApp, sink: &SmtpSink, browser: &Browser, email: &str) {
+pub(crate) async fn sign_in(app: &TestApp, sink: &SmtpSink, browser: &Browser, email: &str) {
     let before = sink.messages().len();
     let asked = browser.post("/auth/email", &[("email", email)]).await;
     assert_eq!(location(&asked), "/signin/sent");

@@ -108,6 +108,16 @@ impl SmtpSink {
             .collect()
     }
 
+    /// Messages received so far, oldest first, as received (headers and all).
+    pub fn raw_messages(&self) -> Vec<String> {
+        let mut paths: Vec<_> = std::fs::read_dir(self.dir.path())
+            .map(|entries| entries.filter_map(Result::ok).map(|entry| entry.path()).collect())
+            .unwrap_or_default();
+        paths.retain(|path| path.extension().is_some_and(|ext| ext == "eml"));
+        paths.sort();
+        paths.iter().map(|path| std::fs::read_to_string(path).unwrap_or_default()).collect()
+    }
+
     /// Waits until at least `count` messages have arrived, for up to `within`; returns them.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<serde_json::Value> {
         let arrived = eventually(within, || std::future::ready(self.messages().len() >= count)).await;
