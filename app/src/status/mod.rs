@@ -432,7 +432,7 @@ fn Components(components: Vec<PageComponent>, service_hours: String) -> impl Int
                             <p class="days" role="img" aria-label=label>
                                 {days.chars().map(|letter| {
                                     let note = if letter == 'o' { None } else { notes.next() };
-                                    view! { <span class=format!("day day-{letter}") title=note></span> }
+                                    view! { <i class=letter.to_string() title=note></i> }
                                 }).collect_view()}
                             </p>
                             <p class="hint">{availability}</p>
