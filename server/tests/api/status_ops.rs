@@ -128,7 +128,10 @@ async fn an_incident_sets_its_components_status_takes_updates_and_resolving_rest
     let page = app.get("/status").await.text().await.unwrap();
     assert!(page.contains("All components are operational.") && !page.contains("Open incidents"), "{page}");
     // The 90 days' bars show today's outage, and the figure counts it only inside service hours.
-    assert!(page.contains("<i class=\"x\" title=\""), "today was a major outage");
+    assert!(
+        page.contains(": Major outage\" class=\"x\"></i>"),
+        "today was a major outage, with the day in words: {page}"
+    );
     let history = app.get("/status/incidents").await.text().await.unwrap();
     assert!(history.contains("API errors for some users") && history.contains("Fixed."), "{history}");
 
