@@ -79,6 +79,19 @@ pub fn day_letter(status: ComponentStatus) -> char {
     }
 }
 
+/// The bars of `days`: each day that was not operational on its own (it has a note), and each run of operational days
+/// as one bar of that many days (`(letter, days)`), so that a quiet component's 90 days are one element, not 90.
+pub fn day_runs(days: &str) -> Vec<(char, usize)> {
+    let mut runs: Vec<(char, usize)> = Vec::new();
+    for letter in days.chars() {
+        match runs.last_mut() {
+            Some((previous, length)) if letter == 'o' && *previous == 'o' => *length += 1,
+            _ => runs.push((letter, 1)),
+        }
+    }
+    runs
+}
+
 /// An incident as pages show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageIncident {
@@ -430,9 +443,10 @@ fn Components(components: Vec<PageComponent>, service_hours: String) -> impl Int
                             </p>
                             <p class="hint">{description}</p>
                             <p class="days" role="img" aria-label=label>
-                                {days.chars().map(|letter| {
+                                {day_runs(&days).into_iter().map(|(letter, length)| {
                                     let note = if letter == 'o' { None } else { notes.next() };
-                                    view! { <i class=letter.to_string() title=note></i> }
+                                    let class = if length == 1 { letter.to_string() } else { format!("{letter} r{length}") };
+                                    view! { <i class=class title=note></i> }
                                 }).collect_view()}
                             </p>
                             <p class="hint">{availability}</p>
@@ -583,4 +597,19 @@ fn KnownIssueCard(issue: PageIssue) -> impl IntoView {
 #[component]
 fn Date(at: DateText) -> impl IntoView {
     view! { <time datetime=at.instant>{at.words}</time> }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operational_days_run_together_and_other_days_stand_alone() {
+        assert_eq!(day_runs("ooodxxoo"), vec![('o', 3), ('d', 1), ('x', 1), ('x', 1), ('o', 2)]);
+        assert_eq!(day_runs(&"o".repeat(90)), vec![('o', 90)]);
+        assert!(day_runs("").is_empty());
+        let days = "moopoo";
+        let total: usize = day_runs(days).iter().map(|(_, length)| length).sum();
+        assert_eq!(total, days.len(), "every day is in one bar");
+    }
 }
