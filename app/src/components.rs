@@ -77,7 +77,8 @@ pub fn NotFound() -> impl IntoView {
 /// The error of `action`'s last run when it is not about one field.
 pub fn other_error<A>(action: ServerAction<A>) -> impl Fn() -> Option<AppError> + Copy
 where
-    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
+    A: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    A::Output: Clone + Send + Sync + 'static,
 {
     move || {
         action
@@ -86,6 +87,16 @@ where
             .and_then(Result::err)
             .filter(|error| !matches!(error, AppError::Invalid { .. } | AppError::InvalidFields { .. }))
     }
+}
+
+/// The error of `action`'s last run for the field named `name`, as a signal for [`FieldError`].
+pub fn field_message<A>(action: ServerAction<A>, name: impl Into<String>) -> Signal<Option<String>>
+where
+    A: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    A::Output: Clone + Send + Sync + 'static,
+{
+    let name = name.into();
+    Signal::derive(move || action.value().get().and_then(Result::err).and_then(|error| error.for_field(&name)))
 }
 
 /// A field's error message, announced when it appears; `id` is what the field's `aria-describedby` names.

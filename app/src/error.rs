@@ -81,6 +81,20 @@ impl AppError {
         AppError::Invalid { field: field.to_owned(), message: message.to_string() }
     }
 
+    /// The errors of several fields as one: every field's message in one `InvalidFields`, unless one of them is not
+    /// about a field (the database is down, say), which is returned as it is.
+    pub fn from_fields(errors: impl IntoIterator<Item = AppError>) -> Self {
+        let mut fields = Vec::new();
+        for error in errors {
+            match error {
+                AppError::Invalid { field, message } => fields.push(FieldError { field, message }),
+                AppError::InvalidFields { errors } => fields.extend(errors),
+                other => return other,
+            }
+        }
+        AppError::InvalidFields { errors: fields }
+    }
+
     /// The message for form field `field`, if this error is about it.
     pub fn for_field(&self, field: &str) -> Option<String> {
         match self {

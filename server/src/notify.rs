@@ -291,12 +291,9 @@ fn reqwest_error_words(error: &reqwest::Error) -> String {
     }
 }
 
-/// Component names by id, for events.
-pub fn names_of(ids: &str, names: &BTreeMap<i64, String>) -> Vec<(i64, String)> {
-    ids.split(',')
-        .filter_map(|id| id.trim().parse::<i64>().ok())
-        .map(|id| (id, names.get(&id).cloned().unwrap_or_else(|| format!("component {id}"))))
-        .collect()
+/// Components `ids` with their names, for events.
+pub fn names_of(ids: &[i64], names: &BTreeMap<i64, String>) -> Vec<(i64, String)> {
+    ids.iter().map(|&id| (id, names.get(&id).cloned().unwrap_or_else(|| format!("component {id}")))).collect()
 }
 
 #[cfg(test)]
@@ -315,7 +312,7 @@ mod tests {
     #[test]
     fn component_ids_become_names() {
         let names = BTreeMap::from([(1, "API".to_owned())]);
-        assert_eq!(names_of("1,7", &names), vec![(1, "API".to_owned()), (7, "component 7".to_owned())]);
-        assert!(names_of("", &names).is_empty());
+        assert_eq!(names_of(&[1, 7], &names), vec![(1, "API".to_owned()), (7, "component 7".to_owned())]);
+        assert!(names_of(&[], &names).is_empty());
     }
 }

@@ -10,7 +10,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::{ErrorNotice, FieldError, other_error};
+use crate::components::{ErrorNotice, FieldError, field_message, other_error};
 use crate::error::AppError;
 
 /// What kind of feedback it is.
@@ -227,9 +227,7 @@ pub fn FeedbackPageView() -> impl IntoView {
     let page = Resource::new_blocking(move || send.version().get(), |_| get_feedback_page());
     let query = use_query_map();
     let from = move || query.with(|query| query.get("from").unwrap_or_default());
-    let error = move |field: &'static str| {
-        Signal::derive(move || send.value().get().and_then(Result::err).and_then(|error| error.for_field(field)))
-    };
+    let error = move |field: &'static str| field_message(send, field);
     view! {
         <Title text="Feedback"/>
         <h1>"Report a problem or make a suggestion"</h1>

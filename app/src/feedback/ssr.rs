@@ -127,15 +127,10 @@ impl FeedbackService {
         Self { store, status, mail }
     }
 
-    async fn components(&self) -> Result<Vec<(i64, String)>, AppError> {
-        let report = self.status.report().await?;
-        Ok(report.components.iter().map(|component| (component.id, component.name.clone())).collect())
-    }
-
     /// The user's feedback page: what they sent and the components to choose from.
     pub async fn page(&self, user: &User) -> Result<FeedbackPage, AppError> {
         let mine = self.store.feedback_of(user.id).await?.into_iter().map(item).collect();
-        Ok(FeedbackPage { mine, components: self.components().await? })
+        Ok(FeedbackPage { mine, components: self.status.component_choices().await? })
     }
 
     /// Stores a report or suggestion from `user`, at most [`FEEDBACK_PER_WINDOW`] an hour.
@@ -147,22 +142,14 @@ impl FeedbackService {
         let component = match form.component.trim() {
             "" => Ok(None),
             text => match text.parse::<i64>() {
-                Ok(id) if self.components().await?.iter().any(|(known, _)| *known == id) => Ok(Some(id)),
+                Ok(id) if self.status.component_choices().await?.iter().any(|(known, _)| *known == id) => Ok(Some(id)),
                 _ => Err(AppError::invalid("component", "Choose a component from the list, or none.")),
             },
         };
         let (kind, body, page, component_id) = match (kind, body, page, component) {
             (Ok(kind), Ok(body), Ok(page), Ok(component)) => (kind, body, page, component),
             (a, b, c, d) => {
-                let errors = [a.err(), b.err(), c.err(), d.err()]
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|error| match error {
-                        AppError::Invalid { field, message } => Some(crate::error::FieldError { field, message }),
-                        _ => None,
-                    })
-                    .collect();
-                return Err(AppError::InvalidFields { errors });
+                return Err(AppError::from_fields([a.err(), b.err(), c.err(), d.err()].into_iter().flatten()));
             }
         };
         let feedback = NewFeedback { author_id: user.id, kind, body, page, component_id };

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::content::{ContentIssue, DiffLine, LineChange, StatusContent};
 use super::model::{Health, IssueStatus};
-use crate::components::{ErrorNotice, FieldError, other_error};
+use crate::components::{ErrorNotice, FieldError, field_message, other_error};
 use crate::error::AppError;
 
 /// A maturity matrix row in the editing form; every field is text as typed.
@@ -198,14 +198,6 @@ pub async fn restore_revision(base: i64, revision: i64) -> Result<(), AppError> 
     ssr::restore(&state.status, &auth.user, base, revision, &request).await.map_err(respond_with_error)
 }
 
-/// The error of `action`'s last run for the field named `name`.
-fn field_message<A>(action: ServerAction<A>, name: String) -> Signal<Option<String>>
-where
-    A: leptos::server_fn::ServerFn<Output = (), Error = AppError> + Clone + Send + Sync + 'static,
-{
-    Signal::derive(move || action.value().get().and_then(Result::err).and_then(|error| error.for_field(&name)))
-}
-
 /// The page's actions; the page reloads after each.
 #[derive(Clone, Copy)]
 #[allow(missing_debug_implementations)] // Server actions have no Debug.
@@ -270,11 +262,11 @@ fn ContentForms(view: ContentEditorView, actions: EditActions) -> impl IntoView 
                 <input type="hidden" name="base" value=base/>
                 <label for="stage">"Stage"</label>
                 <input id="stage" name="stage" required=true maxlength="60" value=service.stage aria-describedby="stage-error"/>
-                <FieldError id="stage-error".to_owned() message=field_message(actions.summary, "stage".into())/>
+                <FieldError id="stage-error".to_owned() message=field_message(actions.summary, "stage")/>
                 <label for="service-level">"Service level"</label>
                 <textarea id="service-level" name="service_level" rows="2" required=true maxlength="1000"
                     aria-describedby="service-level-error">{service.service_level}</textarea>
-                <FieldError id="service-level-error".to_owned() message=field_message(actions.summary, "service_level".into())/>
+                <FieldError id="service-level-error".to_owned() message=field_message(actions.summary, "service_level")/>
                 <button type="submit">"Save"</button>
             </ActionForm>
         </section>
@@ -412,16 +404,7 @@ fn KnownIssueEditor(
     );
     let heading = if id == 0 { "Add a known issue".to_owned() } else { format!("#{id} {title}") };
     // The same action serves every issue's form; its field names carry the issue's id.
-    let error = move |field: &'static str| {
-        Signal::derive(move || {
-            actions
-                .issue
-                .value()
-                .get()
-                .and_then(Result::err)
-                .and_then(|error| error.for_field(&format!("{id}.{field}")))
-        })
-    };
+    let error = move |field: &'static str| field_message(actions.issue, format!("{id}.{field}"));
     let [title_id, status_id, description_id, workaround_id] =
         ["title", "status", "description", "workaround"].map(|field| format!("{prefix}-{field}"));
     let remove_base = base.clone();
@@ -593,11 +576,6 @@ pub(crate) mod ssr {
         }
     }
 
-    async fn component_names(service: &StatusService) -> Result<Vec<(i64, String)>, AppError> {
-        let records = service.store().load_operations(chrono::Utc::now()).await?;
-        Ok(records.components.into_iter().map(|component| (component.id, component.name)).collect())
-    }
-
     pub(super) async fn editor_view(service: &StatusService, admin: &User) -> Result<ContentEditorView, AppError> {
         require_admin(admin)?;
         let (revision, content) = service.store().load_content().await?.ok_or_else(not_seeded)?;
@@ -605,7 +583,7 @@ pub(crate) mod ssr {
             let entry = entry(line);
             format!("Revision {}, {} by {}: {}", entry.revision, entry.at, entry.author, entry.summary)
         });
-        Ok(ContentEditorView { revision, content, components: component_names(service).await?, latest })
+        Ok(ContentEditorView { revision, content, components: service.component_choices().await?, latest })
     }
 
     fn not_seeded() -> AppError {
@@ -693,26 +671,13 @@ pub(crate) mod ssr {
         let service_level = text_field("service_level", service_level, 1000);
         let summary = match (stage, service_level) {
             (Ok(stage), Ok(service_level)) => ServiceSummary { stage, service_level },
-            (stage, level) => return Err(fields([stage.err(), level.err()])),
+            (stage, level) => return Err(AppError::from_fields([stage.err(), level.err()].into_iter().flatten())),
         };
         edit(service, admin, base, ContentPart::Summary, ("status.content.summary", request), (None, None), |content| {
             content.service = summary;
             Ok(())
         })
         .await
-    }
-
-    /// Every field's error at once (a server fault wins).
-    fn fields(errors: impl IntoIterator<Item = Option<AppError>>) -> AppError {
-        let mut all = Vec::new();
-        for error in errors.into_iter().flatten() {
-            match error {
-                AppError::Invalid { field, message } => all.push(FieldError { field, message }),
-                AppError::InvalidFields { errors } => all.extend(errors),
-                other => return other,
-            }
-        }
-        AppError::InvalidFields { errors: all }
     }
 
     /// The rows to keep, in order of position (then of the form), with their keys.
@@ -875,12 +840,11 @@ pub(crate) mod ssr {
             .map_err(|_| AppError::invalid(&format!("{id}.status"), "Choose a status."));
         let (title, description, workaround, status) = match (title, description, workaround, status) {
             (Ok(title), Ok(description), Ok(workaround), Ok(status)) => (title, description, workaround, status),
-            (a, b, c, d) => return Err(fields([a.err(), b.err(), c.err(), d.err()])),
+            (a, b, c, d) => {
+                return Err(AppError::from_fields([a.err(), b.err(), c.err(), d.err()].into_iter().flatten()));
+            }
         };
-        let known: Vec<i64> = component_names(service).await?.into_iter().map(|(id, _)| id).collect();
-        let mut component_ids: Vec<i64> =
-            form.components.keys().filter_map(|key| key.parse().ok()).filter(|id| known.contains(id)).collect();
-        component_ids.sort_unstable();
+        let component_ids = service.chosen_components(form.components.keys()).await?;
         let issue = ContentIssue {
             id,
             title,
@@ -951,7 +915,7 @@ pub(crate) mod ssr {
             ..=1 => None,
             _ => store.content_revision(revision - 1).await?.map(|record| record.content),
         };
-        let names: BTreeMap<i64, String> = component_names(service).await?.into_iter().collect();
+        let names: BTreeMap<i64, String> = service.component_choices().await?.into_iter().collect();
         let old = previous.map(|content| content_lines(&content, &names)).unwrap_or_default();
         let diff = diff_lines(&old, &content_lines(&record.content, &names));
         let latest = store.load_content().await?.map_or(revision, |(latest, _)| latest);

@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::{ErrorNotice, FieldError, other_error};
+use crate::components::{ErrorNotice, FieldError, field_message, other_error};
 use crate::error::AppError;
 
 /// The subscription form.
@@ -68,14 +68,13 @@ pub struct WebhooksView {
 }
 
 #[cfg(feature = "ssr")]
-use crate::ssr::{app_state, request_info, respond_with_error, signed_in_admin};
+use crate::ssr::{app_state, respond_with_error, signed_in_admin};
 
 /// The components a visitor may choose from (anyone).
 #[server(prefix = "/api", endpoint = "status_subscribe_choices")]
 pub async fn get_subscribe_choices() -> Result<Vec<(i64, String)>, AppError> {
     let state = app_state()?;
-    let report = state.status.report().await.map_err(respond_with_error)?;
-    Ok(report.components.iter().map(|component| (component.id, component.name.clone())).collect())
+    state.status.component_choices().await.map_err(respond_with_error)
 }
 
 /// Asks for a subscription; a confirmation link is mailed (anyone). The answer is the same whether or not the address
@@ -83,8 +82,7 @@ pub async fn get_subscribe_choices() -> Result<Vec<(i64, String)>, AppError> {
 #[server(prefix = "/api", endpoint = "status_subscribe")]
 pub async fn subscribe(form: SubscribeForm) -> Result<(), AppError> {
     let state = app_state()?;
-    let request = request_info();
-    state.notifications.subscribe(&form, &request).await.map_err(respond_with_error)
+    state.notifications.subscribe(&form).await.map_err(respond_with_error)
 }
 
 /// Confirms a subscription by the token in its link (anyone with the link).
@@ -127,8 +125,7 @@ pub async fn remove_webhook(id: i64) -> Result<(), AppError> {
 pub fn SubscribePage() -> impl IntoView {
     let action = ServerAction::<Subscribe>::new();
     let choices = Resource::new_blocking(|| (), |()| get_subscribe_choices());
-    let email_error =
-        Signal::derive(move || action.value().get().and_then(Result::err).and_then(|error| error.for_field("email")));
+    let email_error = field_message(action, "email");
     view! {
         <Title text="Subscribe to status updates"/>
         <h1>"Subscribe to status updates"</h1>
@@ -214,8 +211,7 @@ pub fn WebhooksPage() -> impl IntoView {
     let add = ServerAction::<AddWebhook>::new();
     let remove = ServerAction::<RemoveWebhook>::new();
     let page = Resource::new_blocking(move || (add.version().get(), remove.version().get()), |_| get_webhooks());
-    let url_error =
-        Signal::derive(move || add.value().get().and_then(Result::err).and_then(|error| error.for_field("url")));
+    let url_error = field_message(add, "url");
     view! {
         <Title text="Status webhooks"/>
         <h1>"Status webhooks"</h1>
@@ -231,7 +227,7 @@ pub fn WebhooksPage() -> impl IntoView {
             {move || add.value().get().and_then(Result::ok).map(|secret| view! {
                 <p class="notice" role="status">"Added. Its signing secret, shown only now: " <code class="secret">{secret}</code></p>
             })}
-            {move || other_error_of(add).map(|error| view! { <ErrorNotice error/> })}
+            {move || other_error(add)().map(|error| view! { <ErrorNotice error/> })}
             <ActionForm action=add attr:class="stack">
                 <label for="webhook-url">"URL"</label>
                 <input id="webhook-url" name="form[url]" type="url" required=true maxlength="2000" aria-describedby="webhook-url-error"/>
@@ -268,15 +264,6 @@ pub fn WebhooksPage() -> impl IntoView {
             })}
         </Suspense>
     }
-}
-
-/// The add action's error when it is not about a field (its output is the secret, not `()`).
-fn other_error_of(action: ServerAction<AddWebhook>) -> Option<AppError> {
-    action
-        .value()
-        .get()
-        .and_then(Result::err)
-        .filter(|error| !matches!(error, AppError::Invalid { .. } | AppError::InvalidFields { .. }))
 }
 
 #[cfg(feature = "ssr")]
@@ -411,17 +398,10 @@ pub mod ssr {
 
         /// Queues a confirmation message unless the address is subscribed already or was sent one in the last
         /// [`CONFIRM_RESEND`]; the visitor is told the same either way.
-        pub async fn subscribe(&self, form: &SubscribeForm, _request: &RequestInfo) -> Result<(), AppError> {
+        pub async fn subscribe(&self, form: &SubscribeForm) -> Result<(), AppError> {
             let email = EmailAddress::parse(form.email.trim())
                 .map_err(|_| AppError::invalid("email", "Enter an e-mail address such as name@example.org."))?;
-            let report = self.status.report().await?;
-            let mut components: Vec<i64> = form
-                .components
-                .keys()
-                .filter_map(|key| key.parse().ok())
-                .filter(|id| report.components.iter().any(|component| component.id == *id))
-                .collect();
-            components.sort_unstable();
+            let components = self.status.chosen_components(form.components.keys()).await?;
             let now = Utc::now();
             let existing = self.store.subscriber_by_email(email.as_str()).await?;
             if let Some(subscriber) = &existing {

@@ -428,6 +428,22 @@ impl StatusService {
         Ok(report)
     }
 
+    /// The components (id and name) in display order, from the report in memory: what forms offer to choose from.
+    pub async fn component_choices(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let report = self.report().await?;
+        Ok(report.components.iter().map(|component| (component.id, component.name.clone())).collect())
+    }
+
+    /// The ids among a form's checkbox `keys` that name components, ascending; anything else is left out.
+    pub async fn chosen_components<'a>(&self, keys: impl Iterator<Item = &'a String>) -> Result<Vec<i64>, StoreError> {
+        let known = self.component_choices().await?;
+        let mut ids: Vec<i64> =
+            keys.filter_map(|key| key.parse().ok()).filter(|id| known.iter().any(|(known, _)| known == id)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
     /// The store the service reads and writes.
     pub(crate) fn store(&self) -> &dyn StatusStore {
         self.store.as_ref()
@@ -750,16 +766,7 @@ fn collect_fields<A, B, C, D>(
 ) -> Result<(A, B, C, D), AppError> {
     match (a, b, c, d) {
         (Ok(a), Ok(b), Ok(c), Ok(d)) => Ok((a, b, c, d)),
-        (a, b, c, d) => {
-            let mut errors = Vec::new();
-            for error in [a.err(), b.err(), c.err(), d.err()].into_iter().flatten() {
-                if let AppError::Unavailable { .. } | AppError::Internal { .. } = error {
-                    return Err(error);
-                }
-                errors.extend(field_errors(error));
-            }
-            Err(AppError::InvalidFields { errors })
-        }
+        (a, b, c, d) => Err(AppError::from_fields([a.err(), b.err(), c.err(), d.err()].into_iter().flatten())),
     }
 }
 

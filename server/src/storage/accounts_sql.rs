@@ -97,6 +97,27 @@ pub(crate) fn like_literal(text: &str) -> String {
 macro_rules! impl_account_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Runs `sql`, a conditional update of the row `id` (`$1`) at the audit's time (`$2`); when it changed the
+            /// row, adds `audit` in the same transaction. False when no row matched.
+            async fn update_audited(
+                &self,
+                sql: &str,
+                id: i64,
+                audit: &app::auth::ssr::NewAuditEntry,
+            ) -> Result<bool, app::error::StoreError> {
+                use $crate::storage::store_error;
+                let mut tx = self.begin_write().await.map_err(store_error)?;
+                let changed =
+                    sqlx::query(sql).bind(id).bind(audit.at).execute(&mut *tx).await.map_err(store_error)?.rows_affected();
+                if changed == 0 {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(false);
+                }
+                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(true)
+            }
+
             async fn insert_audit(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 entry: &app::auth::ssr::NewAuditEntry,

@@ -174,21 +174,7 @@ macro_rules! impl_billing_store {
                 id: i64,
                 audit: &app::auth::ssr::NewAuditEntry,
             ) -> Result<bool, app::error::StoreError> {
-                use $crate::storage::store_error;
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                let revoked = sqlx::query($crate::storage::billing_sql::REVOKE_COLLECTOR)
-                    .bind(id)
-                    .bind(audit.at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                if revoked == 0 {
-                    return Ok(false);
-                }
-                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(true)
+                self.update_audited($crate::storage::billing_sql::REVOKE_COLLECTOR, id, audit).await
             }
 
             async fn collectors(&self) -> Result<Vec<app::billing::CollectorView>, app::error::StoreError> {

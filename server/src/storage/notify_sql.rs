@@ -101,7 +101,7 @@ pub(crate) fn event_of(
         title,
         status,
         message,
-        components: crate::notify::names_of(&component_ids, names),
+        components: crate::notify::names_of(&ids_of(&component_ids), names),
         window: starts.zip(ends),
         at,
     }
@@ -396,22 +396,7 @@ macro_rules! impl_notify_store {
                 id: i64,
                 audit: &app::auth::ssr::NewAuditEntry,
             ) -> Result<bool, app::error::StoreError> {
-                use $crate::storage::store_error;
-                let mut tx = self.begin_write().await.map_err(store_error)?;
-                let removed = sqlx::query($crate::storage::notify_sql::REMOVE_WEBHOOK)
-                    .bind(id)
-                    .bind(audit.at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                if removed == 0 {
-                    tx.rollback().await.map_err(store_error)?;
-                    return Ok(false);
-                }
-                Self::insert_audit(&mut tx, audit).await.map_err(store_error)?;
-                tx.commit().await.map_err(store_error)?;
-                Ok(true)
+                self.update_audited($crate::storage::notify_sql::REMOVE_WEBHOOK, id, audit).await
             }
 
             async fn webhooks(

@@ -270,6 +270,22 @@ macro_rules! impl_status_store {
                 Ok(Some((revision, status_content(summary, &report, issues, components)?)))
             }
 
+            /// Records that seed `name` runs, in the transaction of `conn`; false when it ran before. Whoever inserts the
+            /// ledger row first seeds; a concurrent starter waits on the row, then skips.
+            async fn claim_seed(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                name: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, sqlx::Error> {
+                let claimed = sqlx::query($crate::storage::status_sql::INSERT_SEED_RUN)
+                    .bind(name)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                Ok(claimed == 1)
+            }
+
             /// Inserts the matrix rows and work areas in their order (the tables are empty or just emptied).
             async fn insert_matrix_and_areas(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -355,15 +371,7 @@ macro_rules! impl_status_store {
                 use $crate::storage::store_error;
 
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                // Whoever inserts the ledger row first seeds; a concurrent starter waits on the row, then skips.
-                let claimed = sqlx::query(INSERT_SEED_RUN)
-                    .bind(name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                if claimed == 0 {
+                if !Self::claim_seed(&mut tx, name, now).await.map_err(store_error)? {
                     tx.rollback().await.map_err(store_error)?;
                     return Ok(false);
                 }
@@ -402,14 +410,7 @@ macro_rules! impl_status_store {
                 use $crate::storage::store_error;
 
                 let mut tx = self.begin_write().await.map_err(store_error)?;
-                let claimed = sqlx::query(INSERT_SEED_RUN)
-                    .bind(name)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(store_error)?
-                    .rows_affected();
-                if claimed == 0 {
+                if !Self::claim_seed(&mut tx, name, now).await.map_err(store_error)? {
                     tx.rollback().await.map_err(store_error)?;
                     return Ok(false);
                 }
