@@ -65,8 +65,8 @@ fn ProjectList(rows: Vec<ProjectSummary>) -> impl IntoView {
     }
 }
 
-/// `/projects/NAME`. While the project is being provisioned, a hydrated page looks again every 1.5 s; without
-/// JavaScript a reload shows the new state.
+/// `/projects/NAME`. While the project is on its way to the cluster, a hydrated page looks again every 1.5 s and
+/// shows what changed; without JavaScript a reload shows the new state.
 #[component]
 pub fn ProjectPage() -> impl IntoView {
     let params = use_params_map();
@@ -75,7 +75,7 @@ pub fn ProjectPage() -> impl IntoView {
     let members = MemberActions::new();
     let changes = ChangeActions::new();
     let admin = AdminActions { reprovision, suspend: ServerAction::new(), resume: ServerAction::new() };
-    let (tick, set_tick) = signal(0u32);
+    let watch = ProjectWatch::new();
     let project = Resource::new_blocking(
         move || {
             (
@@ -85,29 +85,129 @@ pub fn ProjectPage() -> impl IntoView {
                 admin.resume.version().get(),
                 members.versions(),
                 changes.versions(),
-                tick.get(),
+                watch.refresh.get(),
             )
         },
         |(name, ..)| get_project(name),
     );
     // Only in the browser: effects do not run on the server.
     Effect::new(move |_| {
-        let waiting = project.get().and_then(Result::ok).is_some_and(|project| waits(&project));
-        if waiting {
-            set_timeout(move || set_tick.update(|tick| *tick += 1), std::time::Duration::from_millis(REFRESH_MS));
+        if let Some(Ok(shown)) = project.get() {
+            watch.start(shown);
         }
     });
     view! {
         <Title text=move || format!("Project {}", name())/>
-        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match project.await {
-                    Ok(project) => view! { <ProjectDetails project admin members changes/> }.into_any(),
-                    Err(error) => view! { <h1>"Project"</h1> <ErrorNotice error/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <div class="project-page" node_ref=watch.page>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match project.await {
+                        Ok(project) => view! { <ProjectDetails project admin members changes watch/> }.into_any(),
+                        Err(error) => view! { <h1>"Project"</h1> <ErrorNotice error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </div>
     }
+}
+
+/// What the page watches while its project is on its way to the cluster. A newer state replaces the page, unless
+/// the user has typed into one of its forms: rendering the page again would throw the typing away, so the page then
+/// says what changed and offers to show it.
+#[derive(Clone, Copy)]
+struct ProjectWatch {
+    /// Bumped to fetch and render the project again.
+    refresh: RwSignal<u32>,
+    /// The page's element, whose forms are checked for typing.
+    page: NodeRef<leptos::html::Div>,
+    /// A newer state that was not rendered because the user is typing.
+    newer: RwSignal<Option<ProjectView>>,
+    /// Which rendering the running watch belongs to; a watch of an older rendering stops.
+    rendering: StoredValue<u64>,
+}
+
+impl ProjectWatch {
+    fn new() -> Self {
+        Self {
+            refresh: RwSignal::new(0),
+            page: NodeRef::new(),
+            newer: RwSignal::new(None),
+            rendering: StoredValue::new(0),
+        }
+    }
+
+    /// Starts watching a freshly rendered project, if it is waiting for the cluster.
+    fn start(self, shown: ProjectView) {
+        self.newer.set(None);
+        self.rendering.update_value(|rendering| *rendering += 1);
+        if waits(&shown) {
+            self.look_again(shown, self.rendering.get_value());
+        }
+    }
+
+    /// Whether `rendering` is still the page's current rendering (false once the page is left).
+    fn current(self, rendering: u64) -> bool {
+        self.rendering.try_get_value() == Some(rendering)
+    }
+
+    fn look_again(self, shown: ProjectView, rendering: u64) {
+        set_timeout(
+            move || {
+                leptos::task::spawn_local(async move {
+                    if !self.current(rendering) {
+                        return;
+                    }
+                    let latest = get_project(shown.name.clone()).await;
+                    if !self.current(rendering) {
+                        return;
+                    }
+                    match latest {
+                        Ok(latest) if progress(&latest) != progress(&shown) => {
+                            if self.page.get_untracked().is_some_and(|page| typed_into(&page)) {
+                                self.newer.set(Some(latest));
+                            } else {
+                                self.refresh.update(|refresh| *refresh += 1);
+                            }
+                        }
+                        // Unchanged, or a failed look (the server restarting, say): look again later.
+                        _ => self.look_again(shown, rendering),
+                    }
+                });
+            },
+            std::time::Duration::from_millis(REFRESH_MS),
+        );
+    }
+}
+
+/// Whether the user has typed into a form under `page`: a field whose value differs from the one it was rendered
+/// with. Unlike listening for input events, this also sees typing done before the page hydrated, and typing undone
+/// does not count.
+fn typed_into(page: &web_sys::Element) -> bool {
+    use wasm_bindgen::JsCast;
+    let elements = |tag: &str| {
+        let found = page.get_elements_by_tag_name(tag);
+        (0..found.length()).filter_map(move |index| found.item(index))
+    };
+    let inputs =
+        elements("input").filter_map(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok()).any(|input| {
+            match input.type_().as_str() {
+                "checkbox" | "radio" => input.checked() != input.default_checked(),
+                "hidden" | "submit" | "button" | "reset" => false,
+                _ => input.value() != input.default_value(),
+            }
+        });
+    inputs
+        || elements("textarea")
+            .filter_map(|element| element.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+            .any(|text| text.default_value().is_ok_and(|default| text.value() != default))
+        || elements("option")
+            .filter_map(|element| element.dyn_into::<web_sys::HtmlOptionElement>().ok())
+            .any(|option| option.selected() != option.default_selected())
+}
+
+/// What the page watches for while the project is on its way to the cluster.
+fn progress(project: &ProjectView) -> (ProjectState, bool, usize, Option<&str>) {
+    (project.state, project.job_pending, project.attempts.len(), project.provision_error.as_deref())
 }
 
 /// The admins' actions on the project page.
@@ -130,6 +230,7 @@ fn ProjectDetails(
     admin: AdminActions,
     members: MemberActions,
     changes: ChangeActions,
+    watch: ProjectWatch,
 ) -> impl IntoView {
     let reprovision = admin.reprovision;
     let admin_error = move || {
@@ -143,15 +244,39 @@ fn ProjectDetails(
     };
     let reason_error =
         move || admin.suspend.value().get().and_then(Result::err).and_then(|error| error.for_field("reason"));
-    let progress = waits(&project).then(|| {
-        let text = if project.state == ProjectState::Provisioning {
-            "Setting up the namespace, quota, limits and role bindings on the cluster. This page updates by itself; \
-             without JavaScript, reload it."
-        } else {
-            "A change is being applied to the cluster."
-        };
-        view! { <div class="notice" role="status"><p><span class="spinner" aria-hidden="true"></span>{text}</p></div> }
+    let waiting = waits(&project).then_some(if project.state == ProjectState::Provisioning {
+        "Setting up the namespace, quota, limits and role bindings on the cluster. This page updates by itself; \
+         without JavaScript, reload it."
+    } else {
+        "A change is being applied to the cluster."
     });
+    let shown_state = project.state;
+    let progress = move || {
+        match watch.newer.get() {
+        Some(newer) => {
+            let what = if newer.state == shown_state {
+                "The change has been applied to the cluster.".to_owned()
+            } else {
+                format!("The project is now {}.", newer.state.label().to_lowercase())
+            };
+            view! {
+                <div class="notice" role="status">
+                    <p>{what} " The page stays as it is so that what you typed is kept. "
+                        <button type="button" on:click=move |_| watch.refresh.update(|refresh| *refresh += 1)>
+                            "Show the new state"
+                        </button>
+                    </p>
+                </div>
+            }
+            .into_any()
+        }
+        None => waiting
+            .map(|text| view! {
+                <div class="notice" role="status"><p><span class="spinner" aria-hidden="true"></span>{text}</p></div>
+            })
+            .into_any(),
+    }
+    };
     let failed = (project.state == ProjectState::ProvisioningFailed).then(|| {
         view! {
             <div class="notice notice-error" role="alert">
