@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::{CONTENT_TYPE, HeaderValue};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -22,8 +23,7 @@ const UNMATCHED: &str = "(unmatched)";
 
 /// The label of a request method: the standard ones by name, anything else `OTHER`, so that clients cannot grow the
 /// metrics without bound by inventing methods.
-fn method_label(method: &axum::http::Method) -> &'static str {
-    use axum::http::Method;
+fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::HEAD => "HEAD",
@@ -117,7 +117,10 @@ impl Metrics {
         self.approval_to_active.observe(seconds);
     }
 
-    fn observe(&self, labels: RequestLabels, started: Instant) {
+    /// Counts a request to `route` (its pattern, as axum matched it) and how long it took since `started`.
+    pub fn observe_request(&self, method: &Method, route: &str, status: StatusCode, started: Instant) {
+        let labels =
+            RequestLabels { method: method_label(method).to_owned(), route: route.to_owned(), status: status.as_u16() };
         self.latency.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
         self.requests.get_or_create(&labels).inc();
     }
@@ -155,10 +158,10 @@ impl Metrics {
 /// Middleware that counts and times every request.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = method_label(request.method()).to_owned();
+    let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or(UNMATCHED, MatchedPath::as_str).to_owned();
     let response = next.run(request).await;
-    metrics.observe(RequestLabels { method, route, status: response.status().as_u16() }, started);
+    metrics.observe_request(&method, &route, response.status(), started);
     response
 }
 

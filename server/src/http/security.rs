@@ -7,7 +7,7 @@
 //! server functions work unchanged.
 
 use axum::extract::{Request, State};
-use axum::http::header::{self, HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -111,7 +111,12 @@ pub fn page_csp(nonce: &str, form_targets: &str) -> String {
 /// Middleware: adds the security headers to every response (a page's own Content-Security-Policy is kept).
 pub async fn headers(State(site): State<SiteOrigin>, request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+    add_headers(&site, response.headers_mut());
+    response
+}
+
+/// Adds the security headers to a response's `headers`, keeping a Content-Security-Policy it has.
+pub fn add_headers(site: &SiteOrigin, headers: &mut HeaderMap) {
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_CSP));
     }
@@ -123,7 +128,6 @@ pub async fn headers(State(site): State<SiteOrigin>, request: Request, next: Nex
         headers
             .insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
     }
-    response
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ on_both_backends!(
     an_unknown_route_gets_the_404_page,
     the_home_page_links_to_the_status_page,
     every_response_carries_a_request_id_and_a_cache_policy,
+    the_status_page_answered_before_routing_has_the_headers_of_routed_pages,
     a_missing_asset_is_not_cached_for_long,
 );
 
@@ -220,6 +221,34 @@ async fn every_response_carries_a_request_id_and_a_cache_policy(backend: Backend
     assert_eq!(given.headers()["x-request-id"], "trace-me-42");
     let refused = app.get_with("/healthz", &[("x-request-id", "not acceptable!")]).await;
     assert_ne!(refused.headers()["x-request-id"], "not acceptable!");
+}
+
+/// The anonymous `/status` is answered before routing, past the layers that add headers to every other response:
+/// it must still carry them.
+async fn the_status_page_answered_before_routing_has_the_headers_of_routed_pages(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let routed = app.get("/").await;
+    let status = app.get("/status").await;
+    assert_eq!(status.status(), 200);
+    for name in ["x-content-type-options", "referrer-policy", "x-frame-options", "cross-origin-opener-policy"] {
+        assert_eq!(status.headers().get(name), routed.headers().get(name), "{name}");
+        assert!(status.headers().contains_key(name), "{name}");
+    }
+    let policy = status.headers()["content-security-policy"].to_str().unwrap();
+    assert!(policy.contains("'nonce-") && policy.contains("frame-ancestors 'none'"), "{policy}");
+    assert_eq!(status.headers()["cache-control"], "public, no-cache");
+    assert_eq!(status.headers()["x-request-id"].len(), 32);
+    assert_ne!(status.headers()["x-request-id"], app.get("/status").await.headers()["x-request-id"]);
+    let given = app.get_with("/status", &[("x-request-id", "incident-7")]).await;
+    assert_eq!(given.headers()["x-request-id"], "incident-7");
+    // With a session cookie (here one that names no session) the page is rendered by the routed stack, with the
+    // same headers.
+    let rendered = app.get_with("/status", &[("cookie", "berth_session=nothing")]).await;
+    assert_eq!(rendered.status(), 200);
+    for name in ["x-content-type-options", "x-frame-options", "x-request-id"] {
+        assert!(rendered.headers().contains_key(name), "{name}");
+    }
+    assert_eq!(rendered.headers()["cache-control"], "private, no-cache");
 }
 
 async fn a_missing_asset_is_not_cached_for_long(backend: Backend) {
