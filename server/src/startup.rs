@@ -272,13 +272,15 @@ impl Application {
                 client_ip::resolve,
             ))
             .layer(CompressionLayer::new())
-            .layer(middleware::from_fn_with_state(metrics, metrics::track))
-            .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
-            .layer(middleware::from_fn(request_id::assign));
+            .layer(middleware::from_fn_with_state(metrics, metrics::track));
+        // Outside the router, so they cost no clone of a route's stack: the request id and the request's log span
+        // (for every request), and the anonymous status page answered from memory.
         let front = Arc::new(status::FrontPage { pages, metrics: front_metrics, site: front_site });
         let router = Router::new()
             .fallback_service(router)
-            .layer(middleware::from_fn_with_state(front, status::answer_before_routing));
+            .layer(middleware::from_fn_with_state(front, status::answer_before_routing))
+            .layer(TraceLayer::new_for_http().make_span_with(request_id::span::<axum::body::Body>))
+            .layer(middleware::from_fn(request_id::assign));
 
         let runner = JobRunner::new(
             store.clone(),

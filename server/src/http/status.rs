@@ -264,12 +264,13 @@ pub struct FrontPage {
     pub site: super::security::SiteOrigin,
 }
 
-/// Middleware outside the router: answers `GET /status` from the cache for visitors without a session cookie,
-/// before routing. Axum clones a route's whole stack of layers and handler for every request it routes; the status
-/// page is the page that takes load in an incident, and skipping that took it from about 31,000 to 49,000–58,000
-/// requests/s on two cores (`.ci/bench-status`, 2026-12-07). The response carries what the routed stack adds: the security headers, a request id, and
-/// the request in the metrics, under the `/status` route. Signed-in visitors get the page rendered for them (it
-/// shows who is signed in), and when the cache cannot be had the routed stack renders the error page.
+/// Middleware outside the router (inside the request id and the log span): answers `GET /status` from the cache for
+/// visitors without a session cookie, before routing. Axum clones a route's whole stack of layers and handler for
+/// every request it routes; the status page is the page that takes load in an incident, and skipping that took it
+/// from about 31,000 to 41,000–48,000 requests/s on two cores (`.ci/bench-status`, 2026-12-07). The response
+/// carries what the router's layers would add: the security headers, and the request in the metrics under the
+/// `/status` route. Signed-in visitors get the page rendered for them (it shows who is signed in), and when the
+/// cache cannot be had the router renders the error page.
 pub async fn answer_before_routing(
     State(front): State<Arc<FrontPage>>,
     request: Request<Body>,
@@ -284,9 +285,7 @@ pub async fn answer_before_routing(
         return next.run(request).await;
     };
     let mut response = snapshot.html.respond(request.headers(), &snapshot.last_modified);
-    let headers = response.headers_mut();
-    super::security::add_headers(&front.site, headers);
-    headers.insert(super::request_id::X_REQUEST_ID.clone(), super::request_id::of(request.headers()));
+    super::security::add_headers(&front.site, response.headers_mut());
     front.metrics.observe_request(request.method(), "/status", response.status(), started);
     response
 }
