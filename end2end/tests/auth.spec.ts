@@ -1,11 +1,9 @@
 import { test, expect, type Page } from "@playwright/test";
 import AxeBuilder from "@axe-core/playwright";
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { mailDir, mailNewestFirst } from "./support";
 
 // `.ci/test` starts Berth with its mail going to E2E_MAIL_DIR and with a real OpenID Connect provider
 // (npm oidc-provider) configured as "Test Provider", which knows the user E2E_OIDC_USER / E2E_OIDC_PASSWORD.
-const mailDir = process.env.E2E_MAIL_DIR ?? "";
 const providerUser = process.env.E2E_OIDC_USER ?? "ada";
 const providerPassword = process.env.E2E_OIDC_PASSWORD ?? "ada-pw";
 // A second provider user whose verified address is one that signs up by e-mail first, for the joining test.
@@ -20,15 +18,7 @@ function uniqueAddress(prefix: string): string {
 /** The sign-in links in the messages to `address` in the mail directory, newest first. */
 function signInLinksTo(address: string): string[] {
   const links: string[] = [];
-  const files = readdirSync(mailDir)
-    .filter((name) => name.endsWith(".eml"))
-    .map((name) => join(mailDir, name))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  for (const file of files) {
-    // Undo quoted-printable soft breaks and escapes, in case the transport used them.
-    const text = readFileSync(file, "utf8")
-      .replace(/=\r?\n/g, "")
-      .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+  for (const text of mailNewestFirst()) {
     if (!text.includes(address)) continue;
     const link = text.match(/https?:\/\/[^\s"<>]+\/signin\/link\?token=[A-Za-z0-9_-]+/)?.[0];
     if (link) links.push(link);

@@ -13,16 +13,23 @@ export function unique(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
 }
 
-/** The newest link in mail to `address` that matches `pattern`. */
-export function newestMailLink(address: string, pattern: RegExp): string | undefined {
-  const files = readdirSync(mailDir)
+/** The messages in the mail directory, newest first, with quoted-printable soft breaks and escapes undone (in case
+ * the transport used them). */
+export function mailNewestFirst(): string[] {
+  return readdirSync(mailDir)
     .filter((name) => name.endsWith(".eml"))
     .map((name) => join(mailDir, name))
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs);
-  for (const file of files) {
-    const text = readFileSync(file, "utf8")
-      .replace(/=\r?\n/g, "")
-      .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16)));
+    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)
+    .map((file) =>
+      readFileSync(file, "utf8")
+        .replace(/=\r?\n/g, "")
+        .replace(/=([0-9A-F]{2})/g, (_, hex) => String.fromCharCode(parseInt(hex, 16))),
+    );
+}
+
+/** The newest link in mail to `address` that matches `pattern`. */
+export function newestMailLink(address: string, pattern: RegExp): string | undefined {
+  for (const text of mailNewestFirst()) {
     if (!text.includes(`To: ${address}`)) continue;
     const link = text.match(pattern)?.[0];
     if (link) return link;
