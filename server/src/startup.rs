@@ -212,7 +212,11 @@ impl Application {
         let metrics = Arc::new(metrics::Metrics::new(store.clone()));
         let metrics_for_jobs = Arc::clone(&metrics);
         let site = SiteOrigin::new(&config.base_url);
-        let (front_metrics, front_site) = (Arc::clone(&metrics), site.clone());
+        let front = Arc::new(status::FrontPage {
+            pages: Arc::clone(&pages),
+            metrics: Arc::clone(&metrics),
+            site: site.clone(),
+        });
         let state = ServerState(Arc::new(Services {
             leptos: leptos.clone(),
             pages: Arc::clone(&pages),
@@ -238,6 +242,7 @@ impl Application {
             .route("/billing/statement.csv", get(statements::csv))
             .route("/billing/consumption.csv", get(statements::consumption_csv))
             .leptos_routes_with_context(&state, generate_route_list(App), context.clone(), {
+                // Behind an `Arc`: axum clones this closure with its route for every request.
                 let leptos = Arc::new(leptos.clone());
                 move || shell((*leptos).clone())
             })
@@ -275,7 +280,6 @@ impl Application {
             .layer(middleware::from_fn_with_state(metrics, metrics::track));
         // Outside the router, so they cost no clone of a route's stack: the request id and the request's log span
         // (for every request), and the anonymous status page answered from memory.
-        let front = Arc::new(status::FrontPage { pages, metrics: front_metrics, site: front_site });
         let router = Router::new()
             .fallback_service(router)
             .layer(middleware::from_fn_with_state(front, status::answer_before_routing))

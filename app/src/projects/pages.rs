@@ -251,32 +251,7 @@ fn ProjectDetails(
         "A change is being applied to the cluster."
     });
     let shown_state = project.state;
-    let progress = move || {
-        match watch.newer.get() {
-        Some(newer) => {
-            let what = if newer.state == shown_state {
-                "The change has been applied to the cluster.".to_owned()
-            } else {
-                format!("The project is now {}.", newer.state.label().to_lowercase())
-            };
-            view! {
-                <div class="notice" role="status">
-                    <p>{what} " The page stays as it is so that what you typed is kept. "
-                        <button type="button" on:click=move |_| watch.refresh.update(|refresh| *refresh += 1)>
-                            "Show the new state"
-                        </button>
-                    </p>
-                </div>
-            }
-            .into_any()
-        }
-        None => waiting
-            .map(|text| view! {
-                <div class="notice" role="status"><p><span class="spinner" aria-hidden="true"></span>{text}</p></div>
-            })
-            .into_any(),
-    }
-    };
+    let notice = move || cluster_notice(watch, shown_state, waiting);
     let failed = (project.state == ProjectState::ProvisioningFailed).then(|| {
         view! {
             <div class="notice notice-error" role="alert">
@@ -292,7 +267,7 @@ fn ProjectDetails(
         <Title text=format!("Project {name}")/>
         <h1>"Project " {name.clone()} " " <ProjectStateBadge state/></h1>
         <p class="lede">{title}</p>
-        {progress}
+        {notice}
         {failed}
         {(state == ProjectState::Closed).then(|| view! { <ClosedNotice project=project.clone() actions=changes/> })}
         {move || admin_error().map(|error| view! { <ErrorNotice error/> })}
@@ -393,6 +368,35 @@ fn ProjectDetails(
             <AttemptTable attempts=project.attempts.clone()/>
         </section>
     }
+}
+
+/// What the project page says about its way to the cluster: `waiting`, or a newer state that the page did not
+/// render over the user's typing, with a button to show it.
+fn cluster_notice(watch: ProjectWatch, shown_state: ProjectState, waiting: Option<&'static str>) -> AnyView {
+    let Some(newer) = watch.newer.get() else {
+        return waiting
+            .map(|text| {
+                view! {
+                    <div class="notice" role="status"><p><span class="spinner" aria-hidden="true"></span>{text}</p></div>
+                }
+            })
+            .into_any();
+    };
+    let what = if newer.state == shown_state {
+        "The change has been applied to the cluster.".to_owned()
+    } else {
+        format!("The project is now {}.", newer.state.label().to_lowercase())
+    };
+    view! {
+        <div class="notice" role="status">
+            <p>{what} " The page stays as it is so that what you typed is kept. "
+                <button type="button" on:click=move |_| watch.refresh.update(|refresh| *refresh += 1)>
+                    "Show the new state"
+                </button>
+            </p>
+        </div>
+    }
+    .into_any()
 }
 
 #[component]

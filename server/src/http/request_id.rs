@@ -21,18 +21,16 @@ fn acceptable(value: &HeaderValue) -> bool {
         && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_')
 }
 
-/// The id of a request with `headers`: the client's, if it is short and plain, else a new one.
-pub fn of(headers: &axum::http::HeaderMap) -> HeaderValue {
-    match headers.get(&X_REQUEST_ID) {
-        Some(given) if acceptable(given) => given.clone(),
-        _ => HeaderValue::try_from(uuid::Uuid::new_v4().simple().to_string()).expect("hex is a valid header"),
-    }
-}
-
 /// Middleware: assigns the id before anything else sees the request.
 pub async fn assign(mut request: Request, next: Next) -> Response {
-    let id = of(request.headers());
-    request.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+    let id = match request.headers().get(&X_REQUEST_ID) {
+        Some(given) if acceptable(given) => given.clone(),
+        _ => {
+            let id = HeaderValue::try_from(uuid::Uuid::new_v4().simple().to_string()).expect("hex is a valid header");
+            request.headers_mut().insert(X_REQUEST_ID.clone(), id.clone());
+            id
+        }
+    };
     request.extensions_mut().insert(RequestId(id.clone()));
     let mut response = next.run(request).await;
     response.headers_mut().insert(X_REQUEST_ID.clone(), id);
